@@ -1,0 +1,212 @@
+"""Expectation-maximisation for Gaussian mixtures on additive sufficient statistics.
+
+Pure functions on arrays. One pass over a block of rows (:func:`e_step_block`)
+evaluates the log-likelihood under the current parameters and returns the
+block's :class:`Moments`: the responsibility-weighted count, first and second
+moments of every component. Moments of blocks add up (:meth:`Moments.__add__`);
+:func:`m_step` maps their sum to new parameters. Local, chunked and
+distributed EM differ only in how blocks are visited.
+
+All data seen here are *centred* and *feature-major*: the caller subtracts a
+fixed shift ``c`` (the column means of the data) from every row and passes a
+block of ``b`` rows as an array of shape (d, b) (see
+:func:`~lookalike._math.gaussian.centred_block`); it adds ``c`` back to the
+means after the M-step. Moments are accumulated in float64
+whatever the data type, so float32 data lose no accuracy in the statistics.
+
+The second moments are taken around ``c``, not around each component's mean,
+so that one matrix product serves all components at once (see
+:mod:`lookalike._math.gaussian`); the covariance then follows from
+``E_k[x x^T] - m_k m_k^T``. The centring keeps that subtraction accurate
+unless a component is thousands of its own standard deviations away from the
+data mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lookalike._math.gaussian import (
+    ExpandedGaussians,
+    log_gaussians,
+    quadratic_features,
+    symmetric_from_triu,
+)
+
+# Added to every component's count, as scikit-learn does, so that an empty
+# component divides by a tiny number rather than by zero.
+COUNT_FLOOR = 10 * np.finfo(np.float64).eps
+
+
+@dataclass
+class Moments:
+    """Responsibility-weighted sufficient statistics of one or more blocks.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (k,)
+        ``N_k = sum_i w_i r_ik``.
+    sums : ndarray of shape (k, d)
+        ``S_k = sum_i w_i r_ik x_i`` (centred rows).
+    second : ndarray
+        full: (k, d(d+1)/2) packed ``sum_i w_i r_ik x_i x_i^T``;
+        tied: (d, d) ``sum_i w_i x_i x_i^T``; diag: (k, d) ``sum_i w_i r_ik x_i^2``;
+        spherical: (k, 1) ``sum_i w_i r_ik ||x_i||^2``.
+    log_likelihood : float
+        ``sum_i w_i log p(x_i)`` under the parameters of the pass (0 for
+        moments computed from fixed responsibilities).
+    total_weight : float
+        ``sum_i w_i``.
+    """
+
+    counts: np.ndarray
+    sums: np.ndarray
+    second: np.ndarray
+    log_likelihood: float
+    total_weight: float
+
+    def __add__(self, other: Moments) -> Moments:
+        return Moments(
+            self.counts + other.counts,
+            self.sums + other.sums,
+            self.second + other.second,
+            self.log_likelihood + other.log_likelihood,
+            self.total_weight + other.total_weight,
+        )
+
+
+def moments_from_responsibilities(
+    xt: np.ndarray,
+    features: np.ndarray,
+    weighted_resp: np.ndarray,
+    covariance_type: str,
+    row_weights: np.ndarray | None = None,
+    log_likelihood: float = 0.0,
+) -> Moments:
+    """Moments of one block given its weighted responsibilities ``w_i r_ik``.
+
+    ``xt`` (d, b) and ``features`` are float64 (see
+    :func:`~lookalike._math.gaussian.quadratic_features`); ``weighted_resp``
+    has shape (k, b); ``row_weights`` are the sample weights ``w_i`` (``None``:
+    ones). The tied scatter uses ``w_i`` alone, like scikit-learn's tied
+    estimator, which equals ``sum_k w_i r_ik`` whenever responsibilities sum to
+    one.
+    """
+    counts = weighted_resp.sum(axis=1)
+    sums = weighted_resp @ xt.T
+    if covariance_type == "tied":
+        weighted_rows = xt if row_weights is None else xt * row_weights
+        second = weighted_rows @ xt.T
+    else:
+        second = weighted_resp @ features.T
+    total_weight = float(xt.shape[1] if row_weights is None else row_weights.sum())
+    return Moments(counts, sums, second, log_likelihood, total_weight)
+
+
+def e_step_block(
+    xt: np.ndarray,
+    sample_weight: np.ndarray | None,
+    expanded: ExpandedGaussians,
+    log_weights: np.ndarray,
+    covariance_type: str,
+) -> Moments:
+    """E-step over one feature-major block of centred rows, returned as moments.
+
+    Computes ``log p(x_i) = logsumexp_k(log w_k + log N_k(x_i))``, the
+    responsibilities ``r_ik = exp(log w_k + log N_k(x_i) - log p(x_i))`` and
+    from them the block's moments. The quadratic features are computed once
+    and serve both the log-densities and the second moments.
+    """
+    features = quadratic_features(xt, covariance_type)
+    resp = log_joint_block(xt, expanded, log_weights, covariance_type, features)
+    log_norm = normalise_log_columns(resp)
+    if sample_weight is None:
+        log_likelihood = float(log_norm.sum())
+    else:
+        resp *= sample_weight
+        log_likelihood = float(log_norm @ sample_weight)
+    return moments_from_responsibilities(
+        xt, features, resp, covariance_type, sample_weight, log_likelihood
+    )
+
+
+def log_joint_block(
+    xt: np.ndarray,
+    expanded: ExpandedGaussians,
+    log_weights: np.ndarray,
+    covariance_type: str,
+    features: np.ndarray | None = None,
+) -> np.ndarray:
+    """``log w_k + log N_k(x_i)`` for a feature-major block: shape (k, b)."""
+    if features is None:
+        features = quadratic_features(xt, covariance_type)
+    log_joint = log_gaussians(xt, features, expanded, covariance_type)
+    log_joint += log_weights[:, np.newaxis]
+    return log_joint
+
+
+def normalise_log_columns(log_joint: np.ndarray) -> np.ndarray:
+    """Turn ``log_joint`` (k, b) into responsibilities in place; return ``log p``.
+
+    ``log p_i = m_i + log sum_k exp(a_ki - m_i)`` with ``m_i = max_k a_ki``, so no
+    term overflows and the largest is exactly one.
+    """
+    column_max = log_joint.max(axis=0)
+    log_joint -= column_max
+    np.exp(log_joint, out=log_joint)
+    column_sum = log_joint.sum(axis=0)
+    log_joint /= column_sum
+    return np.log(column_sum) + column_max
+
+
+@dataclass
+class MStepResult:
+    """Parameters from one M-step; means are centred by the data shift."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    empty_components: np.ndarray
+
+
+def m_step(
+    moments: Moments,
+    covariance_type: str,
+    reg_covar: float,
+    empty_threshold: float = 0.0,
+) -> MStepResult:
+    """Maximum-likelihood parameters from summed moments.
+
+    .. math::
+
+        w_k = N_k / \\sum_j N_j, \\quad m_k = S_k / N_k, \\quad
+        \\Sigma_k = M_k / N_k - m_k m_k^T + \\lambda I
+
+    with ``lambda = reg_covar``; tied pools the scatter of all components,
+    diag keeps the diagonal, spherical its mean. Components whose count is at
+    most ``empty_threshold`` are reported in ``empty_components`` so that the
+    caller can keep their previous parameters.
+    """
+    counts = moments.counts + COUNT_FLOOR
+    n_features = moments.sums.shape[1]
+    means = moments.sums / counts[:, np.newaxis]
+    weights = counts / counts.sum()
+    if covariance_type == "full":
+        second = symmetric_from_triu(moments.second, n_features) / counts[:, None, None]
+        covariances = second - means[:, :, np.newaxis] * means[:, np.newaxis, :]
+        covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
+        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    elif covariance_type == "tied":
+        between = (means.T * counts) @ means
+        covariances = (moments.second - between) / counts.sum()
+        covariances = 0.5 * (covariances + covariances.T)
+        covariances[np.arange(n_features), np.arange(n_features)] += reg_covar
+    elif covariance_type == "diag":
+        covariances = moments.second / counts[:, np.newaxis] - means**2 + reg_covar
+    else:
+        mean_square = moments.second[:, 0] / counts
+        covariances = (mean_square - (means**2).sum(axis=1)) / n_features + reg_covar
+    empty = np.flatnonzero(moments.counts <= empty_threshold)
+    return MStepResult(weights, means, covariances, empty)

@@ -1,0 +1,165 @@
+"""Validation of hyper-parameters and inputs, shared by every estimator.
+
+Estimators declare their hyper-parameters in a table (name -> constraint) and
+call :func:`validate_params` at the start of ``fit``; ``__init__`` only stores
+values, so ``sklearn.base.clone`` and ``set_params`` work as usual.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lookalike.exceptions import InvalidParameterError
+
+RandomStateLike = None | int | np.random.RandomState | np.random.Generator
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A number in ``[low, high]`` (``None`` = unbounded); ``integer`` forbids floats."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    low_open: bool = False
+    allow_none: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.allow_none
+        if isinstance(value, bool):
+            return False
+        kind = numbers.Integral if self.integer else numbers.Real
+        if not isinstance(value, kind):
+            return False
+        number = float(value)
+        if self.low is not None and (number < self.low or (self.low_open and number == self.low)):
+            return False
+        return not (self.high is not None and number > self.high)
+
+    def describe(self) -> str:
+        kind = "an int" if self.integer else "a float"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        opening = "(" if self.low_open or self.low is None else "["
+        closing = ")" if self.high is None else "]"
+        text = f"{kind} in the range {opening}{low}, {high}{closing}"
+        return text + " or None" if self.allow_none else text
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values (strings usually)."""
+
+    values: tuple[Any, ...]
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str | type(None) | bool) and value in self.values
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Boolean:
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool | np.bool_)
+
+    def describe(self) -> str:
+        return "a bool"
+
+
+@dataclass(frozen=True)
+class RandomState:
+    def accepts(self, value: Any) -> bool:
+        if value is None or isinstance(value, np.random.RandomState | np.random.Generator):
+            return True
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    def describe(self) -> str:
+        return "None, an int, a numpy.random.RandomState or a numpy.random.Generator"
+
+
+@dataclass(frozen=True)
+class ArrayLikeOrNone:
+    def accepts(self, value: Any) -> bool:
+        return value is None or not isinstance(value, str | bytes | dict)
+
+    def describe(self) -> str:
+        return "an array-like or None"
+
+
+Constraint = Interval | Options | Boolean | RandomState | ArrayLikeOrNone
+
+
+def validate_params(estimator: Any, table: dict[str, Constraint]) -> None:
+    """Raise :class:`InvalidParameterError` for the first parameter out of its constraint."""
+    for name, constraint in table.items():
+        value = getattr(estimator, name)
+        if not constraint.accepts(value):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be "
+                f"{constraint.describe()}. Got {value!r} instead."
+            )
+
+
+def check_sample_weight(sample_weight: npt.ArrayLike | None, n_samples: int) -> np.ndarray | None:
+    """Validate weights: shape (n_samples,), finite, non-negative, positive sum.
+
+    Returns ``None`` when ``sample_weight`` is ``None`` (all ones), else a
+    float64 array.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        weights = np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
+    else:
+        try:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"sample_weight must be numeric: {error}") from None
+    if weights.ndim != 1 or weights.shape[0] != n_samples:
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected ({n_samples},)!")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if np.any(weights < 0):
+        raise ValueError("Negative values in data passed to `sample_weight`.")
+    if not weights.sum() > 0:
+        raise ValueError("Sample weights must sum to a positive number; all are zero.")
+    return weights
+
+
+def as_random_state(random_state: RandomStateLike) -> np.random.RandomState:
+    """A legacy ``RandomState`` for scikit-learn helpers (KMeans, kmeans_plusplus).
+
+    ``None``, ints and ``RandomState`` follow ``sklearn.utils.check_random_state``
+    (so results equal scikit-learn's); a ``Generator`` seeds a new
+    ``RandomState`` from its stream.
+    """
+    if isinstance(random_state, np.random.Generator):
+        seed = random_state.integers(0, 2**32 - 1, dtype=np.uint64)
+        return np.random.RandomState(int(seed))
+    if random_state is None or random_state is np.random:
+        return np.random.mtrand._rand
+    if isinstance(random_state, numbers.Integral):
+        return np.random.RandomState(int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    raise ValueError(
+        f"{random_state!r} cannot be used to seed a numpy.random.RandomState instance"
+    )
+
+
+def check_array_shape(array: np.ndarray, expected: Iterable[int], name: str) -> None:
+    """Raise ValueError unless ``array.shape == expected``."""
+    expected = tuple(expected)
+    if array.shape != expected:
+        raise ValueError(
+            f"The parameter {name!r} should have the shape of {expected}, but got {array.shape}"
+        )

@@ -1,0 +1,42 @@
+# The two set-up commands of the README. Each creates .venv with python3 if needed,
+# installs lookalike into it, and runs its job.
+#   make demo   install lookalike and run the main job on the bundled digits
+#   make test   install lookalike with its test tools and run lint, types, tests
+#               and the seconds-long benchmark smoke run
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_OUT ?= lookalike-demo
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[plot]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[plot,test]"
+	touch $@
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/lookalike demo --out $(DEMO_OUT)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+	cd benchmarks && ../$(BIN)/python bench_gmm.py --smoke > /dev/null
+
+bench: $(VENV)/.test-installed
+	cd benchmarks && ../$(BIN)/python bench_gmm.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info

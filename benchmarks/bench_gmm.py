@@ -1,0 +1,274 @@
+"""GaussianMixture: lookalike vs scikit-learn, side by side in one run.
+
+Run from the repository root (after ``make test`` or ``pip install -e .``)::
+
+    python benchmarks/bench_gmm.py            # the full benchmark (about 10 minutes)
+    python benchmarks/bench_gmm.py --smoke    # seconds; what CI runs
+
+Three parts, each printing a markdown table:
+
+1. EM iterations from identical initial parameters (weights, means, precisions),
+   so both libraries do the same EM work: seconds per iteration, time of the
+   whole fixed-iteration fit, final lower bound of each, their relative
+   difference and the ratio sklearn / lookalike. Cases (n, d=16, k=16) for
+   n = 100k and 1M, covariance full and diag, float64 and float32.
+   Target (issue 2): full 1M >= 8x in float64, >= 12x in float32; diag >= 5x;
+   lower bounds equal to 1e-6 relative. The share of the machine's measured
+   GEMM speed reached is reported for the full case.
+2. The two seed sweeps on scikit-learn's digits: PCA(0.99, whiten=True) (41
+   dimensions) with n_components 50, 60, ..., 200 scored by AIC, and PCA(30)
+   with n_components 2..29 scored by BIC; whole-sweep time and the chosen n.
+   scikit-learn fits one candidate after another (as users write it);
+   lookalike's sweep fits candidates side by side (``lookalike._parallel.fit_many``),
+   and its one-after-another time is shown too. Target: >= 5x, same n.
+3. Peak memory of a 1M x 16 x 16 full fit, each library in its own process,
+   reported against the size of X.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import warnings
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture as SklearnGMM
+
+import lookalike as la
+from _common import gemm_gflops, machine_line, markdown_table, median_time
+from lookalike._parallel import fit_many
+from lookalike.datasets import load_digits
+
+
+def blobs(n: int, d: int, k: int, dtype: str, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 4.0, size=(k, d))
+    scales = rng.uniform(0.5, 2.0, size=(k, 1))
+    labels = rng.integers(0, k, size=n)
+    X = centres[labels] + scales[labels] * rng.standard_normal((n, d))
+    return X.astype(dtype)
+
+
+def initial_parameters(X: np.ndarray, k: int, covariance_type: str) -> dict:
+    """Reasonable starting parameters, shared by both libraries."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = la.GaussianMixture(
+            k, covariance_type=covariance_type, max_iter=2, random_state=0
+        ).fit(X[:20_000].astype(np.float64))
+    return {
+        "weights_init": start.weights_,
+        "means_init": start.means_,
+        "precisions_init": start.precisions_,
+    }
+
+
+def fit(model: type, params: dict, X: np.ndarray) -> object:
+    return model(**params).fit(X)
+
+
+def em_flops(n: int, d: int, k: int, covariance_type: str) -> float:
+    """Floating-point operations of one lookalike EM pass (matrix products only)."""
+    p = d * (d + 1) // 2 if covariance_type == "full" else d
+    return 2.0 * n * k * (2 * p + 2 * d)
+
+
+def bench_em(sizes: list[int], d: int, k: int, iterations: int, repeats: int) -> str:
+    peak = gemm_gflops()
+    rows = []
+    for n in sizes:
+        for covariance_type in ("full", "diag"):
+            for dtype in ("float64", "float32"):
+                X = blobs(n, d, k, dtype)
+                params = dict(
+                    n_components=k,
+                    covariance_type=covariance_type,
+                    max_iter=iterations,
+                    tol=0.0,
+                    **initial_parameters(X, k, covariance_type),
+                )
+                t_la, ours = median_time(partial(fit, la.GaussianMixture, params, X), repeats)
+                t_sk, theirs = median_time(partial(fit, SklearnGMM, params, X), repeats)
+                per_la, per_sk = t_la / ours.n_iter_, t_sk / theirs.n_iter_
+                gflops = em_flops(n, d, k, covariance_type) / per_la / 1e9
+                rows.append(
+                    (
+                        f"{n:,} x {d} x {k}",
+                        covariance_type,
+                        dtype,
+                        per_sk,
+                        per_la,
+                        per_sk / per_la,
+                        t_sk,
+                        t_la,
+                        theirs.lower_bound_,
+                        ours.lower_bound_,
+                        abs(ours.lower_bound_ - theirs.lower_bound_) / abs(theirs.lower_bound_),
+                        f"{100 * gflops / peak:.0f}%",
+                    )
+                )
+                print(f"  done {n} {covariance_type} {dtype}", file=sys.stderr)
+    header = (
+        "n x d x k",
+        "cov",
+        "dtype",
+        "sklearn s/iter",
+        "lookalike s/iter",
+        "ratio",
+        "sklearn fit s",
+        "lookalike fit s",
+        "sklearn lower bound",
+        "lookalike lower bound",
+        "rel. diff",
+        "of GEMM peak",
+    )
+    note = (
+        f"\n\n{iterations} EM iterations from identical initial parameters, median of "
+        f"{repeats} runs; GEMM peak measured here: {peak:.0f} GFLOP/s."
+    )
+    return markdown_table(header, rows) + note
+
+
+def sweep(
+    Z: np.ndarray, counts: list[int], criterion: str, parallel: bool, library: str
+) -> tuple[int, float]:
+    def score(model: object) -> float:
+        return float(getattr(model, criterion)(Z))
+
+    if library == "sklearn":
+        models = [SklearnGMM(n, covariance_type="full", random_state=0).fit(Z) for n in counts]
+    elif parallel:
+        models = fit_many(
+            [la.GaussianMixture(n, covariance_type="full", random_state=0) for n in counts], Z
+        )
+    else:
+        models = [
+            la.GaussianMixture(n, covariance_type="full", random_state=0).fit(Z) for n in counts
+        ]
+    values = [score(m) for m in models]
+    best = int(np.argmin(values))
+    return counts[best], values[best]
+
+
+def bench_sweeps(smoke: bool, repeats: int) -> str:
+    X, _ = load_digits()
+    cases = [
+        (
+            "PCA(0.99, whiten) -> 41-d, n=50..200, AIC",
+            PCA(0.99, whiten=True, random_state=0),
+            list(range(50, 201, 10)),
+            "aic",
+        ),
+        ("PCA(30), n=2..29, BIC", PCA(30, random_state=0), list(range(2, 30)), "bic"),
+    ]
+    rows = []
+    for name, pca, counts, criterion in cases:
+        if smoke:
+            counts = counts[:3]
+        Z = pca.fit_transform(X)
+        run = partial(sweep, Z, counts, criterion)
+        t_sk, (n_sk, v_sk) = median_time(partial(run, False, "sklearn"), repeats)
+        t_seq, _ = median_time(partial(run, False, "lookalike"), repeats)
+        t_par, (n_la, v_la) = median_time(partial(run, True, "lookalike"), repeats)
+        rows.append((name, Z.shape[1], t_sk, t_seq, t_par, t_sk / t_par, n_sk, n_la, v_sk, v_la))
+        print(f"  done {name}", file=sys.stderr)
+    header = (
+        "sweep",
+        "d",
+        "sklearn s",
+        "lookalike s (one by one)",
+        "lookalike s (side by side)",
+        "ratio",
+        "sklearn n",
+        "lookalike n",
+        "sklearn criterion",
+        "lookalike criterion",
+    )
+    return markdown_table(header, rows) + f"\n\nWhole sweep, median of {repeats} runs."
+
+
+MEMORY_CHILD = r"""
+import json, sys, warnings, numpy as np
+library, dtype = sys.argv[1], sys.argv[5]
+n, d, k = (int(value) for value in sys.argv[2:5])
+sys.path.insert(0, ".")
+from bench_gmm import blobs, initial_parameters
+import lookalike as la
+from sklearn.mixture import GaussianMixture
+X = blobs(n, d, k, dtype)
+params = initial_parameters(X, k, "full")
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+open("/proc/self/clear_refs", "w").write("5")
+before = rss("VmRSS:")
+warnings.simplefilter("ignore")
+Model = la.GaussianMixture if library == "lookalike" else GaussianMixture
+Model(k, max_iter=3, tol=0, **params).fit(X)
+print(json.dumps({"before": before, "peak": rss("VmHWM:"), "x": X.nbytes}))
+"""
+
+
+def bench_memory(n: int, d: int, k: int) -> str:
+    rows = []
+    for dtype in ("float64", "float32"):
+        for library in ("sklearn", "lookalike"):
+            out = subprocess.run(
+                [sys.executable, "-c", MEMORY_CHILD, library, str(n), str(d), str(k), dtype],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=Path(__file__).resolve().parent,
+            )
+            facts = json.loads(out.stdout.strip().splitlines()[-1])
+            extra = facts["peak"] - facts["before"]
+            rows.append(
+                (
+                    library,
+                    dtype,
+                    f"{facts['x'] / 2**20:.0f}",
+                    f"{extra / 2**20:.0f}",
+                    f"{extra / facts['x']:.2f}",
+                )
+            )
+    header = ("library", "dtype", "X MiB", "peak RSS above X and baseline, MiB", "x size of X")
+    note = (
+        f"\n\n{n:,} x {d}, k={k}, full, 3 EM iterations from given initial parameters; peak "
+        "resident memory (VmHWM) during the fit minus the resident memory just before it "
+        "(interpreter, libraries and X already loaded)."
+    )
+    return markdown_table(header, rows) + note
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parts", default="em,sweeps,memory")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+    repeats = 1 if args.smoke else args.repeats
+    print(f"# GaussianMixture: lookalike {la.__version__} vs scikit-learn\n")
+    print(machine_line() + "\n")
+    if "em" in parts:
+        sizes = [2_000] if args.smoke else [100_000, 1_000_000]
+        d, k = (4, 3) if args.smoke else (16, 16)
+        print("## EM iterations from identical initial parameters\n")
+        print(bench_em(sizes, d, k, iterations=2 if args.smoke else 5, repeats=repeats) + "\n")
+    if "sweeps" in parts:
+        print("## Digit sweeps\n")
+        print(bench_sweeps(args.smoke, repeats) + "\n")
+    if "memory" in parts:
+        n, d, k = (5_000, 4, 3) if args.smoke else (1_000_000, 16, 16)
+        print("## Peak memory\n")
+        print(bench_memory(n, d, k) + "\n")
+
+
+if __name__ == "__main__":
+    main()

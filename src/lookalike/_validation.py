@@ -75,15 +75,30 @@ class Boolean:
         return "a bool"
 
 
+# Seeds numpy.random.RandomState accepts (and scikit-learn's random_state allows).
+MAX_SEED = 2**32 - 1
+
+
 @dataclass(frozen=True)
 class RandomState:
     def accepts(self, value: Any) -> bool:
         if value is None or isinstance(value, np.random.RandomState | np.random.Generator):
             return True
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return _is_seed(value)
 
     def describe(self) -> str:
-        return "None, an int, a numpy.random.RandomState or a numpy.random.Generator"
+        return (
+            f"None, an int in the range [0, {MAX_SEED}], a numpy.random.RandomState or "
+            "a numpy.random.Generator"
+        )
+
+
+def _is_seed(value: Any) -> bool:
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and 0 <= int(value) <= MAX_SEED
+    )
 
 
 @dataclass(frozen=True)
@@ -147,12 +162,14 @@ def as_random_state(random_state: RandomStateLike) -> np.random.RandomState:
         return np.random.RandomState(int(seed))
     if random_state is None or random_state is np.random:
         return np.random.mtrand._rand
-    if isinstance(random_state, numbers.Integral):
-        return np.random.RandomState(int(random_state))
+    if _is_seed(random_state):
+        return np.random.RandomState(int(random_state))  # type: ignore[arg-type]
     if isinstance(random_state, np.random.RandomState):
         return random_state
     raise ValueError(
-        f"{random_state!r} cannot be used to seed a numpy.random.RandomState instance"
+        f"{random_state!r} cannot be used to seed a numpy.random.RandomState instance: "
+        f"use None, an int in the range [0, {MAX_SEED}], a numpy.random.RandomState or a "
+        "numpy.random.Generator."
     )
 
 

@@ -75,6 +75,13 @@ _CHOLESKY_ERROR = (
 # weight carries no information: it keeps its previous mean and covariance.
 _EMPTY_FRACTION = 1e-12
 
+# A variance below this fraction of the mean square (about the data mean) from
+# which it was computed is rounding noise of the one-pass statistics, whose
+# error is a few eps (2.2e-16) times that mean square: the component has
+# collapsed. 1e-13 leaves a margin of about 100 for the error to grow with the
+# number of features.
+_COLLAPSE_FRACTION = 1e-13
+
 
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
@@ -154,8 +161,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     moments per component) and the M-step maps their sum to new parameters,
     so memory does not grow with ``n_samples``. Collapsed components are kept
     finite: a component with no responsibility mass keeps its previous mean
-    and covariance, and a covariance that is not positive definite gets the
-    smallest diagonal jitter that makes it so; both emit a
+    and covariance, and a covariance that is not positive definite, or whose
+    smallest variance (Cholesky pivot) is below 1e-13 of the component's mean
+    square about the data mean, i.e. at the level of rounding noise, gets the
+    smallest diagonal jitter that lifts it above that level; both emit a
     :class:`~lookalike.exceptions.DegenerateComponentWarning`.
 
     Examples
@@ -347,6 +356,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         previous: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
         degenerate: dict[str, set[int]],
         normalise_weights: bool = True,
+        tied_origin: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Parameters (weights, centred means, covariances, precision factors)."""
         result = m_step(
@@ -354,6 +364,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.covariance_type,
             self.reg_covar,
             empty_threshold=_EMPTY_FRACTION * moments.total_weight,
+            tied_origin=tied_origin,
         )
         weights, means, covariances = result.weights, result.means, result.covariances
         if not normalise_weights:
@@ -364,8 +375,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             means[keep] = previous[1][keep]
             if self.covariance_type != "tied":
                 covariances[keep] = previous[2][keep]
-        precisions_cholesky, jittered = _precision_cholesky_with_jitter(
-            covariances, self.covariance_type
+        floor = _COLLAPSE_FRACTION * _mean_squares(
+            result.weights, means, covariances, self.covariance_type
+        )
+        covariances, precisions_cholesky, jittered = _precision_cholesky_with_jitter(
+            covariances, self.covariance_type, floor
         )
         degenerate["jittered"].update(jittered)
         return weights, means, covariances, precisions_cholesky
@@ -434,7 +448,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             moments = _moments_of_responsibilities(
                 X, weights, shift, blocks, responsibilities, self.covariance_type
             )
-            estimated = self._m_step(moments, None, degenerate, normalise_weights=False)
+            # scikit-learn's tied estimate from seed rows (one-hot responsibilities
+            # on k rows only) depends on the origin of the raw data: reproduce it.
+            seeded = self.init_params in ("k-means++", "random_from_data")
+            tied_origin = -shift if seeded and self.covariance_type == "tied" else None
+            # Seeded components hold one row each, so their covariance is reg_covar
+            # alone: repair it if needed, but that is by design, not worth a warning.
+            init_degenerate = {"empty": set(), "jittered": set()} if seeded else degenerate
+            estimated = self._m_step(
+                moments, None, init_degenerate, normalise_weights=False, tied_origin=tied_origin
+            )
 
         def given_or_estimated(name: str, index: int) -> np.ndarray:
             value = initial[name]
@@ -481,7 +504,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         X, k, random_state=random_state, sample_weight=weights
                     )
                 else:
-                    probabilities = None if weights is None else weights / weights.sum()
+                    # Equal weights draw exactly as no weights (NumPy's choice takes
+                    # another path when p is given), so constant weights change nothing.
+                    probabilities = None
+                    if weights is not None and np.any(weights != weights[0]):
+                        probabilities = weights / weights.sum()
                     seeds = random_state.choice(n_samples, size=k, replace=False, p=probabilities)
                 labels = np.full(n_samples, -1, dtype=np.intp)
                 labels[seeds] = np.arange(k)
@@ -677,9 +704,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if degenerate["jittered"]:
             warnings.warn(
                 f"Component(s) {sorted(degenerate['jittered'])} had a covariance that was "
-                "not positive definite (collapsed samples); the smallest diagonal jitter "
-                "that repairs it was added. Consider increasing reg_covar, fewer "
-                "components, or scaling the data.",
+                "not positive definite, or singular up to rounding (collapsed samples); "
+                "the smallest diagonal jitter that repairs it was added. Consider "
+                "increasing reg_covar, fewer components, or scaling the data.",
                 DegenerateComponentWarning,
                 stacklevel=4,
             )
@@ -755,44 +782,95 @@ def _moments_of_responsibilities(
     return total
 
 
-def _precision_cholesky_with_jitter(
-    covariances: np.ndarray, covariance_type: str
-) -> tuple[np.ndarray, list[int]]:
-    """Precision factors; non-definite components get the smallest working jitter.
+def _mean_squares(
+    weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, covariance_type: str
+) -> np.ndarray:
+    """Scale of each component's statistics: shape (k,), or () for tied.
 
-    Returns the factors and the indices of the components that needed jitter.
+    ``max(s_k, sum_j w_j s_j)`` with ``s_k`` the mean over features of
+    ``E_k[x^2]`` about the data mean (variance plus squared centred mean); the
+    second term keeps the scale positive for a point mass at the data mean.
     """
-    if not np.all(np.isfinite(covariances)):
+    square_means = (means**2).mean(axis=1)
+    if covariance_type == "full":
+        variances = np.diagonal(covariances, axis1=1, axis2=2).mean(axis=1)
+    elif covariance_type == "tied":
+        variances = np.full(len(means), np.diagonal(covariances).mean())
+    elif covariance_type == "diag":
+        variances = covariances.mean(axis=1)
+    else:
+        variances = np.asarray(covariances, dtype=np.float64)
+    scales = np.abs(variances) + square_means
+    overall = float(weights @ scales)
+    if covariance_type == "tied":
+        return np.asarray(overall)
+    return np.maximum(scales, overall)
+
+
+def _precision_cholesky_with_jitter(
+    covariances: np.ndarray, covariance_type: str, floor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Precision factors, with collapsed components repaired by diagonal jitter.
+
+    A component has collapsed when a variance (for full and tied: a Cholesky
+    pivot, the variance of a feature given the previous ones) is below its
+    ``floor`` (shape (k,), or () for tied), or when its Cholesky factorisation
+    fails: its covariance is then rounding noise in some direction. Diagonal
+    and spherical variances are raised to the floor; full and tied matrices get
+    the smallest jitter ``floor * 10**e`` (``e = 0, 1, ..., 12``) that gives
+    every pivot at least the floor.
+
+    Returns the covariances actually used, their precision factors and the
+    indices of the repaired components.
+    """
+    if not np.all(np.isfinite(covariances)) or not np.all(floor > 0):
         raise ValueError(_CHOLESKY_ERROR)
     if covariance_type in ("diag", "spherical"):
-        nonpositive = covariances <= 0
-        bad = np.flatnonzero(nonpositive.reshape(len(covariances), -1).any(axis=1))
+        component_floor = floor if covariance_type == "spherical" else floor[:, np.newaxis]
+        collapsed = covariances < component_floor
+        bad = np.flatnonzero(collapsed.reshape(len(covariances), -1).any(axis=1))
         if bad.size:
-            scale = float(np.abs(covariances).max()) or 1.0
-            covariances = np.where(nonpositive, scale * 1e-12, covariances)
-        return 1.0 / np.sqrt(covariances), bad.tolist()
+            covariances = np.where(collapsed, component_floor, covariances)
+        return covariances, 1.0 / np.sqrt(covariances), bad.tolist()
     matrices = covariances[np.newaxis] if covariance_type == "tied" else covariances
+    floors = np.broadcast_to(floor, (len(matrices),))
+    repaired = matrices.copy()
     factors = np.empty_like(matrices)
     jittered: list[int] = []
-    for j, matrix in enumerate(matrices):
-        try:
-            factors[j] = gm.precision_cholesky_of_matrix(matrix)
+    for j, (matrix, component_floor) in enumerate(zip(matrices, floors, strict=True)):
+        factor = _factor_with_pivots_above(matrix, component_floor)
+        if factor is not None:
+            factors[j] = factor
             continue
-        except np.linalg.LinAlgError:
-            jittered.append(j)
-        scale = float(np.abs(np.diag(matrix)).mean()) or 1.0
+        jittered.append(j)
         identity = np.eye(matrix.shape[0])
-        for exponent in range(-12, 1):
-            try:
-                factors[j] = gm.precision_cholesky_of_matrix(
-                    matrix + scale * 10.0**exponent * identity
-                )
+        for exponent in range(13):
+            candidate = matrix + component_floor * 10.0**exponent * identity
+            # Rounding may leave a pivot of the jittered matrix a little under the jitter.
+            factor = _factor_with_pivots_above(candidate, 0.5 * component_floor)
+            if factor is not None:
+                factors[j], repaired[j] = factor, candidate
                 break
-            except np.linalg.LinAlgError:
-                continue
         else:
             raise ValueError(_CHOLESKY_ERROR)
-    return (factors[0] if covariance_type == "tied" else factors), jittered
+    if covariance_type == "tied":
+        return repaired[0], factors[0], jittered
+    return repaired, factors, jittered
+
+
+def _factor_with_pivots_above(matrix: np.ndarray, floor: float) -> np.ndarray | None:
+    """Precision factor ``U`` of ``matrix``, or None if a pivot is below ``floor``.
+
+    The pivots of the Cholesky factorisation are ``1 / diag(U)**2``.
+    """
+    try:
+        factor = gm.precision_cholesky_of_matrix(matrix)
+    except np.linalg.LinAlgError:
+        return None
+    largest = float(np.diagonal(factor).max())
+    if not np.isfinite(largest) or largest**2 * floor > 1.0:
+        return None
+    return factor
 
 
 def _precision_cholesky_of_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:

@@ -29,8 +29,14 @@ MIN_BLOCK_ROWS = 64
 MAX_BLOCK_ROWS = 65_536
 
 
-def block_rows(bytes_per_row: int, budget: int = BLOCK_BYTES) -> int:
-    """Rows per block so that ``rows * bytes_per_row`` stays near ``budget``."""
+def block_rows(bytes_per_row: int, budget: int | None = None) -> int:
+    """Rows per block so that ``rows * bytes_per_row`` stays near ``budget``.
+
+    ``budget=None`` reads :data:`BLOCK_BYTES` at call time, so changing the
+    module constant (in a test, or to tune a machine) takes effect.
+    """
+    if budget is None:
+        budget = BLOCK_BYTES
     rows = budget // max(int(bytes_per_row), 1)
     return int(min(max(rows, MIN_BLOCK_ROWS), MAX_BLOCK_ROWS))
 

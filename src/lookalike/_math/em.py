@@ -176,6 +176,7 @@ def m_step(
     covariance_type: str,
     reg_covar: float,
     empty_threshold: float = 0.0,
+    tied_origin: np.ndarray | None = None,
 ) -> MStepResult:
     """Maximum-likelihood parameters from summed moments.
 
@@ -184,23 +185,39 @@ def m_step(
         w_k = N_k / \\sum_j N_j, \\quad m_k = S_k / N_k, \\quad
         \\Sigma_k = M_k / N_k - m_k m_k^T + \\lambda I
 
-    with ``lambda = reg_covar``; tied pools the scatter of all components,
+    with ``lambda = reg_covar``. ``N_k`` carries :data:`COUNT_FLOOR`, as in
+    scikit-learn. For full covariances scikit-learn uses the two-pass scatter
+    ``sum_i r_ik (x_i - m_k)(x_i - m_k)^T / N_k``, which with the floor equals
+    ``M_k / N_k - (2 - N_k^0 / N_k) m_k m_k^T`` (``N_k^0`` the count without
+    the floor): that factor is used, so that a component of one row (seeded
+    initialisations) gets ``reg_covar`` as in scikit-learn, not
+    ``reg_covar + 10 eps m_k m_k^T``. For diag and spherical, scikit-learn's
+    formula is the one-pass one above. Tied pools the scatter of all components,
     diag keeps the diagonal, spherical its mean. Components whose count is at
     most ``empty_threshold`` are reported in ``empty_components`` so that the
     caller can keep their previous parameters.
+
+    ``tied_origin`` (tied only) reproduces scikit-learn's tied estimator, which
+    takes both scatters about the origin of the raw data; see
+    :func:`tied_origin_correction`. ``None`` keeps the centred formula.
     """
     counts = moments.counts + COUNT_FLOOR
     n_features = moments.sums.shape[1]
     means = moments.sums / counts[:, np.newaxis]
     weights = counts / counts.sum()
     if covariance_type == "full":
+        # 2 - N_k^0 / N_k = 1 + COUNT_FLOOR / N_k: the two-pass scatter (see above).
+        mean_factor = 2.0 - moments.counts / counts
         second = symmetric_from_triu(moments.second, n_features) / counts[:, None, None]
-        covariances = second - means[:, :, np.newaxis] * means[:, np.newaxis, :]
+        scaled_means = means * mean_factor[:, np.newaxis]
+        covariances = second - scaled_means[:, :, np.newaxis] * means[:, np.newaxis, :]
         covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
         covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
     elif covariance_type == "tied":
         between = (means.T * counts) @ means
         covariances = (moments.second - between) / counts.sum()
+        if tied_origin is not None:
+            covariances += tied_origin_correction(moments, tied_origin)
         covariances = 0.5 * (covariances + covariances.T)
         covariances[np.arange(n_features), np.arange(n_features)] += reg_covar
     elif covariance_type == "diag":
@@ -210,3 +227,28 @@ def m_step(
         covariances = (mean_square - (means**2).sum(axis=1)) / n_features + reg_covar
     empty = np.flatnonzero(moments.counts <= empty_threshold)
     return MStepResult(weights, means, covariances, empty)
+
+
+def tied_origin_correction(moments: Moments, origin: np.ndarray) -> np.ndarray:
+    """Change of the tied covariance when its scatters are taken about ``origin``.
+
+    The tied estimate is ``(sum_i w_i x_i x_i^T - sum_k N_k m_k m_k^T) / N`` with
+    ``N = sum_k N_k``. When every row's responsibilities sum to one, this does
+    not depend on where ``x`` and ``m_k`` are measured from; when they do not
+    (scikit-learn's "k-means++" and "random_from_data" initialisations give
+    one-hot responsibilities to ``k`` rows and zero to the others), it does.
+    With ``o`` the origin in centred coordinates (``-shift`` for scikit-learn,
+    which uses the raw data) and rows centred at their weighted mean, the
+    estimate about ``o`` exceeds the centred one by
+
+    .. math::
+
+        \\left[S o^T + o S^T + (W - N)\\, o o^T\\right] / N,
+        \\qquad S = \\sum_k N_k m_k,\\ W = \\sum_i w_i .
+    """
+    counts = moments.counts + COUNT_FLOOR
+    total = counts.sum()
+    pooled_sum = moments.sums.sum(axis=0)
+    cross = np.outer(pooled_sum, origin)
+    correction = cross + cross.T + (moments.total_weight - total) * np.outer(origin, origin)
+    return correction / total

@@ -1,0 +1,121 @@
+"""Contract checks shared by every estimator, driven by one table.
+
+Each row names an estimator factory, data it fits well and a hyper-parameter
+grid for model selection. Later estimators (KernelDensity, ...) append rows.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import lookalike as la
+from conftest import make_blobs
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    factory: Callable[..., Any]
+    params: dict[str, Any]
+    grid: dict[str, list[Any]]
+    # The grid value that fits blobs with three clusters best (held-out score).
+    best: dict[str, Any]
+    # A parameter and a different value, for the set_params round trip.
+    other: tuple[str, Any]
+
+
+CASES = [
+    Case(
+        name="GaussianMixture",
+        factory=la.GaussianMixture,
+        params={"n_components": 3, "random_state": 0},
+        grid={"n_components": [1, 2, 3]},
+        best={"n_components": 3},
+        other=("covariance_type", "diag"),
+    ),
+]
+IDS = [case.name for case in CASES]
+
+
+def data(seed: int = 0) -> np.ndarray:
+    # Three blobs, stretched so that scaling matters for the pipeline test.
+    return make_blobs(300, seed=seed)[0] * np.array([100.0, 0.01]) + np.array([5.0, -3.0])
+
+
+@parametrize_with_checks([case.factory() for case in CASES])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_works_in_a_pipeline(case):
+    X = data()
+    pipeline = make_pipeline(StandardScaler(), case.factory(**case.params)).fit(X)
+    scaled = StandardScaler().fit_transform(X)
+    alone = case.factory(**case.params).fit(scaled)
+    assert_allclose(pipeline.score_samples(X), alone.score_samples(scaled), rtol=1e-10)
+    assert pipeline.score(X) == pytest.approx(alone.score(scaled), rel=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_grid_search_selects_by_the_default_score(case):
+    X = data()
+    rng = np.random.default_rng(1)
+    X = X[rng.permutation(len(X))]  # blobs are stored in order; folds must mix them
+    cv = KFold(3)
+    search = GridSearchCV(case.factory(**case.params), case.grid, cv=cv).fit(X)
+    assert search.best_params_ == case.best
+    # The CV score is the estimator's own score on held-out folds.
+    for index, candidate in enumerate(search.cv_results_["params"]):
+        expected = np.mean(
+            [
+                case.factory(**{**case.params, **candidate}).fit(X[train]).score(X[test])
+                for train, test in cv.split(X)
+            ]
+        )
+        assert search.cv_results_["mean_test_score"][index] == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_clone_and_params_round_trip(case):
+    estimator = case.factory(**case.params)
+    params = estimator.get_params()
+    assert all(params[name] == value for name, value in case.params.items())
+    copy = clone(estimator)
+    assert copy is not estimator
+    assert copy.get_params() == params
+
+    name, value = case.other
+    assert copy.set_params(**{name: value}) is copy
+    assert copy.get_params()[name] == value
+    assert estimator.get_params()[name] != value, "clone must not share state"
+    copy.set_params(**params)
+    assert copy.get_params() == params
+
+    X = data()
+    estimator.fit(X)
+    fresh = clone(estimator)
+    with pytest.raises(NotFittedError):
+        fresh.score_samples(X)
+    assert_allclose(fresh.fit(X).score_samples(X), estimator.score_samples(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_pickle_round_trip(case):
+    X = data()
+    estimator = case.factory(**case.params).fit(X)
+    restored = pickle.loads(pickle.dumps(estimator))
+    assert_array_equal(restored.score_samples(X), estimator.score_samples(X))

@@ -1,7 +1,8 @@
 """Contract checks shared by every estimator, driven by one table.
 
-Each row names an estimator factory, data it fits well and a hyper-parameter
-grid for model selection. Later estimators (KernelDensity, ...) append rows.
+Each row names an estimator factory, the parameters it is tested with and a
+hyper-parameter grid for model selection whose best value is clear-cut (the
+others are far too small or too large). New estimators append rows.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ CASES = [
         grid={"n_components": [1, 2, 3]},
         best={"n_components": 3},
         other=("covariance_type", "diag"),
+    ),
+    Case(
+        name="KernelDensity",
+        factory=la.KernelDensity,
+        params={"bandwidth": 10.0},
+        grid={"bandwidth": [0.001, 10.0, 1e5]},
+        best={"bandwidth": 10.0},
+        other=("kernel", "epanechnikov"),
     ),
 ]
 IDS = [case.name for case in CASES]

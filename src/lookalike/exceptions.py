@@ -7,8 +7,10 @@ scikit-learn's errors keeps working after the import changes.
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 __all__ = [
+    "BandwidthEdgeWarning",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
+    "ISJFallbackWarning",
     "InvalidParameterError",
     "NotFittedError",
 ]
@@ -24,4 +26,21 @@ class DegenerateComponentWarning(UserWarning):
     Raised when a component's weight fell to zero (its previous mean and
     covariance are kept) or its covariance became singular (the smallest
     diagonal jitter that makes it positive definite is added).
+    """
+
+
+class BandwidthEdgeWarning(UserWarning):
+    """The cross-validated bandwidth lies at the edge of the searched grid.
+
+    The optimum may lie outside it: extend ``bandwidth_grid``.
+    """
+
+
+class ISJFallbackWarning(UserWarning):
+    """ISJ found no root of its fixed-point equation and fell back.
+
+    Raised by the ``"isj"`` bandwidth rule when, for some feature, the equation
+    ``t = xi gamma^[l](t)`` of Botev et al. (2010) has no solution in the
+    searched range (typically fewer than about 8 distinct values, or a constant
+    feature); those features get the ``"silverman-robust"`` bandwidth instead.
     """

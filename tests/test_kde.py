@@ -642,3 +642,113 @@ def test_float32_input_is_scored_in_float64():
     as64 = X.astype(np.float64)
     expected = la.KernelDensity(bandwidth=0.5).fit(as64).score_samples(as64)
     assert_allclose(ours.score_samples(X), expected, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# The binned path through the estimator (its maths: tests/test_binned.py)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "exponential"])
+@pytest.mark.parametrize("d", [1, 2])
+def test_binned_score_samples_are_within_rtol_of_exact(kernel, d):
+    X = data(3000, d, seed=40 + d)
+    weights = np.random.default_rng(d).uniform(0.2, 2.0, len(X))
+    # Queries in the bulk, in the tails and outside the grid (evaluated exactly).
+    queries = np.vstack([data(400, d, seed=50 + d), X[:20] + 3.0, X[:5] + 60.0])
+    # The exponential kernel's binning error is first order in the spacing.
+    rtol = {1: 1e-3, 2: 1e-2 if kernel == "gaussian" else 3e-2}[d]
+    exact = la.KernelDensity(bandwidth=0.6, kernel=kernel).fit(X, sample_weight=weights)
+    binned = la.KernelDensity(bandwidth=0.6, kernel=kernel, algorithm="binned", rtol=rtol)
+    binned.fit(X, sample_weight=weights)
+    expected = exact.score_samples(queries)
+    ours = binned.score_samples(queries)
+    assert np.abs(ours - expected).max() <= rtol
+    assert_allclose(ours[-5:], expected[-5:], atol=1e-10)  # outside the grid: exact
+    assert not np.array_equal(ours[:400], expected[:400]), "the binned path was used"
+
+
+def test_auto_bins_only_when_rtol_allows_and_it_pays(monkeypatch):
+    import lookalike._math.binned as binned_module
+
+    calls = []
+    original = binned_module.log_sums_at
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(binned_module, "log_sums_at", counting)
+    X = np.random.default_rng(0).standard_normal((20000, 1))
+    queries = np.random.default_rng(1).standard_normal((20000, 1))
+    exact = la.KernelDensity(bandwidth=0.1).fit(X).score_samples(queries)
+    assert not calls
+    approximate = la.KernelDensity(bandwidth=0.1, rtol=1e-4).fit(X).score_samples(queries)
+    assert len(calls) == 1
+    assert np.abs(approximate - exact).max() <= 1e-4
+    la.KernelDensity(bandwidth=0.1, rtol=1e-4).fit(X[:100]).score_samples(queries[:100])
+    assert len(calls) == 1, "too small to pay: exact"
+    la.KernelDensity(bandwidth=0.1, rtol=1e-4, kernel="tophat").fit(X).score_samples(queries)
+    assert len(calls) == 1, "no log-error model for compact kernels: exact"
+
+
+@pytest.mark.parametrize("bandwidth", [0.5, np.array([0.4, 0.9])], ids=["scalar", "per-feature"])
+def test_score_grid_binned_equals_exact_within_tolerance(bandwidth):
+    X = data(2000, 2, seed=60)
+    exact = la.KernelDensity(bandwidth=bandwidth).fit(X)
+    binned = la.KernelDensity(bandwidth=bandwidth, algorithm="binned", rtol=0.02).fit(X)
+    axes, expected = exact.score_grid(48)
+    binned_axes, ours = binned.score_grid(48)
+    for axis, binned_axis in zip(axes, binned_axes, strict=True):
+        assert_array_equal(axis, binned_axis)
+    assert ours.shape == expected.shape == (48, 48)
+    assert np.abs(ours - expected).max() <= 0.02
+    # Node (i, j) is the density at (axes[0][i], axes[1][j]).
+    point = np.array([[axes[0][10], axes[1][30]]])
+    assert expected[10, 30] == pytest.approx(exact.score_samples(point)[0], abs=1e-12)
+
+
+def test_score_grid_far_tails_stay_accurate_in_one_dimension():
+    """Bounds 30 bandwidths beyond the data: the FFT alone would be noise there."""
+    X = np.random.default_rng(3).standard_normal((50000, 1))
+    h = 0.05
+    bounds = [[X.min() - 30 * h, X.max() + 30 * h]]
+    axes, ours = (
+        la.KernelDensity(bandwidth=h, algorithm="binned").fit(X).score_grid(4096, bounds=bounds)
+    )
+    expected = la.KernelDensity(bandwidth=h).fit(X).score_samples(axes[0][:, None])
+    tails = (axes[0] < X.min() - 10 * h) | (axes[0] > X.max() + 10 * h)
+    assert tails.sum() > 50 and expected[tails].max() < -50
+    assert np.abs(ours - expected).max() <= la.kde.DEFAULT_BINNED_TOLERANCE
+
+
+@pytest.mark.parametrize("kernel", ["tophat", "epanechnikov", "linear", "cosine"])
+def test_binned_compact_kernels_are_close_in_density(kernel):
+    """Compact kernels have no log-error bound (edges); their densities agree closely."""
+    X = data(3000, 1, seed=70)
+    exact = la.KernelDensity(bandwidth=0.7, kernel=kernel).fit(X)
+    binned = la.KernelDensity(bandwidth=0.7, kernel=kernel, algorithm="binned").fit(X)
+    axes, expected = exact.score_grid(512)
+    _, ours = binned.score_grid(512)
+    peak = np.exp(expected).max()
+    assert np.abs(np.exp(ours) - np.exp(expected)).max() <= 0.05 * peak
+    assert integrate.trapezoid(np.exp(ours), axes[0]) == pytest.approx(1.0, abs=5e-3)
+
+
+def test_binned_and_grid_misuse_raise_value_errors():
+    X4 = data(50, 4)
+    with pytest.raises(ValueError, match="1 to 3 features"):
+        la.KernelDensity(algorithm="binned").fit(X4)
+    with pytest.raises(ValueError, match="1 to 3 features"):
+        la.KernelDensity().fit(X4).score_grid()
+    with pytest.raises(ValueError, match="euclidean"):
+        la.KernelDensity(algorithm="binned", metric="manhattan").fit(_X)
+    model = la.KernelDensity(algorithm="binned", rtol=1e-9).fit(_X)
+    with pytest.raises(ValueError, match="rtol"):
+        model.score_samples(_X)
+    fitted = la.KernelDensity().fit(_X)
+    with pytest.raises(ValueError, match="bounds"):
+        fitted.score_grid(10, bounds=[[0, 1]])
+    with pytest.raises(ValueError, match="bounds"):
+        fitted.score_grid(10, bounds=[[1, 0], [0, 1]])
+    with pytest.raises(ValueError, match="n_points"):
+        fitted.score_grid(1)

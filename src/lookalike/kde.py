@@ -18,6 +18,8 @@ from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg import solve_triangular
+from scipy.spatial.distance import cdist
 from scipy.special import gammainc
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.metrics import DistanceMetric
@@ -25,8 +27,13 @@ from sklearn.model_selection import check_cv
 from sklearn.neighbors import VALID_METRICS
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from lookalike._math import binned
 from lookalike._math.cross_validation import held_out_log_densities
-from lookalike._math.kernel_sums import log_kernel_sums, prepare_training_points
+from lookalike._math.kernel_sums import (
+    TrainingPoints,
+    log_kernel_sums,
+    prepare_training_points,
+)
 from lookalike._math.kernels import KERNEL_NAMES, KERNELS, Kernel
 from lookalike._validation import (
     ArrayLikeOrNone,
@@ -46,6 +53,19 @@ from lookalike.exceptions import BandwidthEdgeWarning, InvalidParameterError
 SKLEARN_RULES = ("scott", "silverman")
 TREE_METRICS = {"kd_tree": VALID_METRICS["kd_tree"], "ball_tree": VALID_METRICS["ball_tree"]}
 ALL_METRICS = tuple(dict.fromkeys(TREE_METRICS["kd_tree"] + TREE_METRICS["ball_tree"]))
+
+# The binned path: explicit algorithm="binned" with rtol=0 aims at this log-density error
+# (1% of the density, ample for plots); kernels without a log-error model (compact
+# support) use this node spacing (bandwidths).
+DEFAULT_BINNED_TOLERANCE = 1e-2
+COMPACT_BINNED_SPACING = 0.02
+# "auto" bins when the exact path would evaluate this many times more kernel terms than
+# the grid has nodes (measured break-even on the project machine: about 40).
+BINNED_ADVANTAGE = 100.0
+# Training points against which score_grid measures how far its nodes reach from the data.
+GRID_REACH_SAMPLE = 5000
+# Grid nodes per dimension of score_grid by default.
+DEFAULT_GRID_POINTS = {1: 1024, 2: 256, 3: 64}
 
 # Automatic cross-validation grid: bandwidths from a tenth to ten times a normal-reference
 # pilot, 10 per decade; extended by a decade (up to twice) when the best is at an edge.
@@ -151,9 +171,8 @@ class _Scaling:
     def to_unit(self, X: np.ndarray) -> np.ndarray:
         centred = X - self.centre
         if self.factor.ndim < 2:
-            return centred / self.factor
-        from scipy.linalg import solve_triangular
-
+            centred *= 1.0 / self.factor
+            return centred
         return solve_triangular(self.factor, centred.T, lower=True).T
 
     def from_unit(self, offsets: np.ndarray) -> np.ndarray:
@@ -334,6 +353,11 @@ default="gaussian"
         data: np.ndarray = validate_data(self, X, dtype=np.float64, order="C")
         n_samples, n_features = data.shape
         self._check_metric()
+        if self.algorithm == "binned" and n_features > 3:
+            raise ValueError(
+                f"algorithm='binned' handles 1 to 3 features; X has {n_features}. Use "
+                "algorithm='exact' (or 'auto'), or reduce the dimension first."
+            )
         weights = check_sample_weight(sample_weight, n_samples)
         kernel = KERNELS[self.kernel]
         if isinstance(self.bandwidth, str) and self.bandwidth in SKLEARN_RULES:
@@ -361,11 +385,18 @@ default="gaussian"
         self._data = data
         self._weights = weights
         self._total_weight = float(n_samples if weights is None else weights.sum())
-        if self._euclidean:
-            self._training = prepare_training_points(self._scaling.to_unit(data), weights)
-        else:
-            self._training = prepare_training_points(data, weights)
+        # Unit-bandwidth coordinates (raw data for other metrics); the exact engine's
+        # sorted copy is prepared on first use (the binned path does not need it).
+        self._unit = self._scaling.to_unit(data) if self._euclidean else data
+        self._prepared: TrainingPoints | None = None
         return self
+
+    @property
+    def _training(self) -> TrainingPoints:
+        """Training points prepared for the exact engine (built once, on first use)."""
+        if self._prepared is None:
+            self._prepared = prepare_training_points(self._unit, self._weights)
+        return self._prepared
 
     @property
     def _euclidean(self) -> bool:
@@ -440,23 +471,247 @@ default="gaussian"
         queries: np.ndarray = validate_data(
             self, X, dtype=np.float64, order="C", reset=False, ensure_min_samples=0
         )
-        kernel = KERNELS[self.kernel]
-        d = queries.shape[1]
         if queries.shape[0] == 0:
             return np.empty(0)
-        if self._euclidean:
-            sums = log_kernel_sums(
-                self._scaling.to_unit(queries), self._training, kernel, self.n_jobs
-            )
-        else:
-            sums = log_kernel_sums(
+        return self._log_sums(queries) + self._log_normaliser()
+
+    def _log_normaliser(self) -> float:
+        """``log`` of the constant turning kernel sums into a density."""
+        d = self.n_features_in_
+        return (
+            KERNELS[self.kernel].log_norm(d) - self._scaling.log_det - math.log(self._total_weight)
+        )
+
+    def _log_sums(self, queries: np.ndarray, allow_binned: bool = True) -> np.ndarray:
+        """Log kernel sums at validated queries, by the path ``algorithm`` picks."""
+        kernel = KERNELS[self.kernel]
+        if not self._euclidean:
+            return log_kernel_sums(
                 queries,
                 self._training,
                 kernel,
                 self.n_jobs,
                 squared_distance=self._metric_distance(),
             )
-        return sums + (kernel.log_norm(d) - self._scaling.log_det - math.log(self._total_weight))
+        unit = self._scaling.to_unit(queries)
+        spacing = self._binned_spacing(queries.shape[0]) if allow_binned else None
+        if spacing is not None:
+            try:
+                values, outside = binned.log_sums_at(
+                    self._unit, unit, self.kernel, spacing, self._weights, n_jobs=self.n_jobs
+                )
+            except binned.GridTooLargeError as error:
+                if self.algorithm == "binned":
+                    raise ValueError(
+                        f"The binned path needs a grid larger than allowed ({error}). Ask for "
+                        "a larger rtol, or use algorithm='exact' or 'auto'."
+                    ) from None
+            else:
+                if np.any(outside):
+                    values[outside] = log_kernel_sums(
+                        unit[outside], self._training, kernel, self.n_jobs
+                    )
+                return values
+        return log_kernel_sums(unit, self._training, kernel, self.n_jobs)
+
+    def _binned_spacing(self, n_queries: int) -> float | None:
+        """Node spacing (bandwidths) of the binned path, or None for the exact path.
+
+        ``"binned"``: the spacing whose documented error at queries is ``rtol``
+        (``DEFAULT_BINNED_TOLERANCE`` when ``rtol`` is 0; ``COMPACT_BINNED_SPACING``
+        for compact kernels, which have no log-error bound). ``"auto"``: the same
+        for the Gaussian and exponential kernels when ``rtol > 0``, if the grid
+        fits and has ``BINNED_ADVANTAGE`` times fewer nodes than the exact path
+        has kernel terms.
+        """
+        d = self.n_features_in_
+        if self.algorithm == "binned":
+            tolerance = self.rtol if self.rtol > 0 else DEFAULT_BINNED_TOLERANCE
+            spacing = binned.spacing_for_tolerance(self.kernel, d, tolerance)
+            if spacing is not None:
+                return spacing
+            if self.kernel in binned.TOLERANCE_KERNELS:
+                raise ValueError(
+                    f"The binned path cannot reach rtol={self.rtol:g} (its floor is "
+                    f"{binned.MIN_TOLERANCE:g}); use algorithm='exact'."
+                )
+            return COMPACT_BINNED_SPACING
+        if self.algorithm != "auto" or not self._euclidean or d > 3 or self.rtol <= 0:
+            return None
+        spacing = binned.spacing_for_tolerance(self.kernel, d, float(self.rtol))
+        if spacing is None:
+            return None
+        extent = np.ptp(self._unit, axis=0) + 2 * binned.default_extension(KERNELS[self.kernel])
+        nodes = float(np.prod(extent / spacing + 1.0))
+        if nodes > binned.DEFAULT_MAX_CELLS:
+            return None
+        terms = float(self._unit.shape[0]) * n_queries
+        return spacing if terms > BINNED_ADVANTAGE * nodes else None
+
+    def score_grid(
+        self, n_points: int | None = None, bounds: npt.ArrayLike | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Log-density on a regular grid (1 to 3 features), e.g. for plotting.
+
+        With ``algorithm="binned"``, or ``"auto"`` when the binned error at the
+        grid's nodes is within ``rtol``, the data are binned on the grid and
+        convolved with the kernel by FFT, with the far tails recomputed directly
+        (:mod:`lookalike._math.binned`); otherwise every node is evaluated
+        exactly.
+
+        Parameters
+        ----------
+        n_points : int, default=None
+            Nodes per dimension (1024, 256 and 64 in 1, 2 and 3 dimensions).
+        bounds : array-like of shape (n_features, 2), default=None
+            Lowest and highest node per feature; ``None``: the data range extended
+            by the kernel's reach (its support, or where a Gaussian or
+            exponential profile falls to 1e-4).
+
+        Returns
+        -------
+        axes : list of n_features ndarrays of shape (n_points,)
+        log_density : ndarray of shape (n_points,) * n_features
+            ``log_density[i, j]`` is the log-density at ``(axes[0][i], axes[1][j])``.
+        """
+        check_is_fitted(self)
+        d = self.n_features_in_
+        if d > 3:
+            raise ValueError(f"score_grid handles 1 to 3 features; the model has {d}.")
+        if n_points is None:
+            n_points = DEFAULT_GRID_POINTS[d]
+        if isinstance(n_points, bool) or not isinstance(n_points, numbers.Integral):
+            raise ValueError(f"n_points must be an int >= 2; got {n_points!r}.")
+        if n_points < 2:
+            raise ValueError(f"n_points must be an int >= 2; got {n_points}.")
+        limits = self._grid_bounds(bounds)
+        axes = [np.linspace(low, high, int(n_points)) for low, high in limits]
+        mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, d)
+        refinement = self._grid_refinement(limits, int(n_points))
+        if refinement is None:
+            log_sums = self._log_sums(mesh, allow_binned=False)
+        else:
+            log_sums = self._binned_nodes(mesh, limits, int(n_points), refinement)
+        return axes, log_sums.reshape((int(n_points),) * d) + self._log_normaliser()
+
+    def _grid_bounds(self, bounds: npt.ArrayLike | None) -> np.ndarray:
+        d = self.n_features_in_
+        if bounds is None:
+            reach = binned.default_extension(KERNELS[self.kernel]) * self._feature_scales()
+            low, high = self._data.min(axis=0) - reach, self._data.max(axis=0) + reach
+            return np.column_stack([low, high])
+        try:
+            limits = np.asarray(bounds, dtype=np.float64).reshape(d, 2)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"bounds must have shape ({d}, 2): the lowest and highest node per feature."
+            ) from None
+        if not np.all(np.isfinite(limits)) or np.any(limits[:, 1] <= limits[:, 0]):
+            raise ValueError("bounds must be finite, each with lowest < highest.")
+        return limits
+
+    def _feature_scales(self) -> np.ndarray:
+        """Standard deviation of the kernel along each feature, in bandwidth units."""
+        factor = self._scaling.factor
+        if factor.ndim < 2:
+            return np.broadcast_to(factor, (self.n_features_in_,)).astype(np.float64)
+        return np.sqrt((factor**2).sum(axis=1))
+
+    def _grid_refinement(self, limits: np.ndarray, n_points: int) -> int | None:
+        """How many binning nodes per grid step the FFT path needs, or None for exact.
+
+        The FFT grid is axis-aligned in the data's coordinates for scalar and
+        per-feature bandwidths only. Its nodes are refined by an integer factor
+        until their spacing meets the tolerance (``rtol``, or
+        ``DEFAULT_BINNED_TOLERANCE`` for ``algorithm="binned"``), then every
+        factor-th node is returned, so no interpolation is involved. ``"auto"``
+        takes the FFT path only when ``rtol > 0``, the refined grid fits and it is
+        much cheaper than evaluating every node exactly.
+        """
+        if not self._euclidean or self._scaling.factor.ndim == 2:
+            return None
+        if self.algorithm not in ("binned", "auto") or (
+            self.algorithm == "auto" and self.rtol <= 0
+        ):
+            return None
+        d = self.n_features_in_
+        tolerance = self.rtol if self.rtol > 0 else DEFAULT_BINNED_TOLERANCE
+        # The binning error grows with the distance from the data (the "reach"): cover
+        # the farthest node. At nodes the error is half of that at interpolated queries.
+        scales = self._feature_scales()
+        reach = max(self._grid_reach(limits), binned.DEFAULT_REACH)
+        needed = binned.spacing_for_tolerance(self.kernel, d, 2.0 * tolerance, reach)
+        if needed is None:
+            if self.kernel in binned.TOLERANCE_KERNELS:
+                return None
+            needed = COMPACT_BINNED_SPACING
+        step = float(np.max((limits[:, 1] - limits[:, 0]) / scales))
+        step /= n_points - 1
+        refinement = max(1, math.ceil(step / needed - 1e-9))
+        nodes = float(((n_points - 1) * refinement + 1) ** d)
+        if nodes > binned.DEFAULT_MAX_CELLS:
+            return None
+        if self.algorithm == "auto":
+            terms = float(self._unit.shape[0]) * n_points**d
+            if terms <= BINNED_ADVANTAGE * nodes:
+                return None
+        return refinement
+
+    def _grid_reach(self, limits: np.ndarray) -> float:
+        """Distance (bandwidths) from the grid's boundary to the data, an upper estimate.
+
+        The binned error at a node grows with the squared distance to the points
+        that dominate its sum (:mod:`lookalike._math.binned`). The grid's corners
+        and edge midpoints are measured against at most ``GRID_REACH_SAMPLE``
+        training points and each feature's extremes (a subsample only
+        overestimates nearest distances).
+        """
+        d = self.n_features_in_
+        levels = np.stack([limits[:, 0], limits.mean(axis=1), limits[:, 1]], axis=1)
+        boundary = np.stack(np.meshgrid(*levels, indexing="ij"), axis=-1).reshape(-1, d)
+        unit = self._unit
+        if unit.shape[0] > GRID_REACH_SAMPLE:
+            # Evenly spaced rows plus each feature's extremes (exact in one dimension).
+            rows = np.concatenate(
+                [
+                    np.linspace(0, unit.shape[0] - 1, GRID_REACH_SAMPLE).astype(np.intp),
+                    unit.argmin(axis=0),
+                    unit.argmax(axis=0),
+                ]
+            )
+            unit = unit[rows]
+        nearest = cdist(self._scaling.to_unit(boundary), unit, "sqeuclidean").min(axis=1)
+        return math.sqrt(d + float(nearest.max()))
+
+    def _binned_nodes(
+        self, mesh: np.ndarray, limits: np.ndarray, n_points: int, refinement: int
+    ) -> np.ndarray:
+        """Log kernel sums at the nodes of a grid, binned on a ``refinement`` times finer one.
+
+        Only the returned nodes are repaired in the tails, and they sit on binning
+        nodes, so the interpolation is trivial.
+        """
+        scales = self._feature_scales()
+        unit_limits = (limits - self._scaling.centre[:, None]) / scales[:, None]
+        spacing = (unit_limits[:, 1] - unit_limits[:, 0]) / ((n_points - 1) * refinement)
+        unit = self._scaling.to_unit(mesh)
+        try:
+            values, outside = binned.log_sums_at(
+                self._unit,
+                unit,
+                self.kernel,
+                spacing.tolist(),
+                self._weights,
+                bounds=unit_limits,
+                n_jobs=self.n_jobs,
+            )
+        except binned.GridTooLargeError:
+            return self._log_sums(mesh, allow_binned=False)
+        if np.any(outside):
+            values[outside] = log_kernel_sums(
+                unit[outside], self._training, KERNELS[self.kernel], self.n_jobs
+            )
+        return values
 
     def _metric_distance(self) -> Any:
         metric = DistanceMetric.get_metric(self.metric, **(self.metric_params or {}))

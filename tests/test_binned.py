@@ -30,8 +30,10 @@ from scipy.special import logsumexp
 from lookalike._math import binned, binning
 from lookalike._math.binned import (
     GridTooLargeError,
+    bulk_spacing,
     error_bound,
     grid_log_sums,
+    grid_squared_reach,
     interpolate_log_sums,
     log_sums_at,
     spacing_for_tolerance,
@@ -374,3 +376,219 @@ def test_spacing_for_tolerance_inverts_the_model_and_holds():
     assert not outside.any()
     expected, _ = brute_log_sums(queries, points, "gaussian")
     assert np.abs(values - expected).max() <= tol
+
+
+# --------------------------------------------------------------------------------------
+# Per-node error control: the local reach and the per-point bounds
+
+
+def _binned_oracle(points, axes, weights=None):
+    """The linear binning of ``points`` on the grid of ``axes`` (bounds holding the data)."""
+    origin = np.array([a[0] for a in axes])
+    spacing = np.array([a[1] - a[0] for a in axes])
+    counts = linear_binning(points, origin, spacing, tuple(len(a) for a in axes), weights)
+    keep = np.flatnonzero(counts)
+    return grid_nodes(axes)[keep], counts.ravel()[keep]
+
+
+@pytest.mark.parametrize(("d", "weighted"), [(1, False), (1, True), (2, False), (2, True)])
+def test_local_reach_equals_brute_force_in_the_bulk_and_the_repaired_tails(d, weighted):
+    rng = np.random.default_rng(130 + d)
+    spacing = {1: 0.05, 2: 0.1}[d]
+    points, weights = make_data(rng, 1500, d, weighted, scale=2.0)
+    # Bounds far beyond the data: the outer nodes are below REPAIR_FRACTION of the peak.
+    bounds = np.column_stack([points.min(axis=0) - 20.0, points.max(axis=0) + 20.0])
+    # Every third node per dimension (the binning grid, and the oracle's, stays whole).
+    _, plain = grid_log_sums(
+        points, "gaussian", weights, spacing=spacing, bounds=bounds, repair=False, stride=3
+    )
+    axes, reach = grid_squared_reach(points, weights, spacing=spacing, bounds=bounds, stride=3)
+    with np.errstate(invalid="ignore"):
+        repaired = ~(plain >= plain.max() + math.log(binned.REPAIR_FRACTION))
+    nodes = grid_nodes(axes)
+    bulk, tails = (
+        rng.choice(where, min(600, where.size), replace=False)
+        for where in (np.flatnonzero(~repaired.ravel()), np.flatnonzero(repaired.ravel()))
+    )
+    full = grid_log_sums(points, "gaussian", spacing=spacing, bounds=bounds, repair=False)[0]
+    centres, counts = _binned_oracle(points, full, weights)
+    for pick, where in ((bulk, "bulk"), (tails, "repaired tails")):
+        got = reach.ravel()[pick]
+        # Against the binned data: the FFT ratio and the direct sums are exact to 1e-6.
+        _, expected = brute_log_sums(nodes[pick], centres, "gaussian", counts)
+        np.testing.assert_allclose(got, expected**2, rtol=1e-6, err_msg=where)
+        # Against the data: binning moves each point's squared distance by O(delta^2).
+        _, expected = brute_log_sums(nodes[pick], points, "gaussian", weights)
+        np.testing.assert_allclose(got, expected**2, rtol=0.05, atol=d * spacing**2, err_msg=where)
+    assert reach.ravel()[tails].min() > 20.0  # the tails are far: rho^2 is large there
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_node_bound_factor_equals_brute_force(d):
+    """``B(g) = 1.25 s delta^2 / 8`` with ``s = E_pi sum_k max(1, z_k^2 - 1)``.
+
+    Where the FFT is trusted ``s`` comes from a second FFT; at repaired nodes the
+    bound uses ``d + rho^2 >= s`` with ``rho^2`` summed directly.
+    """
+    rng = np.random.default_rng(135 + d)
+    spacing = {1: 0.05, 2: 0.1}[d]
+    points, weights = make_data(rng, 1500, d, True, scale=2.0)
+    bounds = np.column_stack([points.min(axis=0) - 15.0, points.max(axis=0) + 15.0])
+    kwargs = {"spacing": spacing, "bounds": bounds, "stride": 3}
+    axes, _, bound = grid_log_sums(points, "gaussian", weights, with_bound=True, **kwargs)
+    _, plain = grid_log_sums(points, "gaussian", weights, repair=False, **kwargs)
+    factor = (bound * 8 / (binned.SAFETY * spacing**2)).ravel()
+    with np.errstate(invalid="ignore"):
+        high = plain.ravel() >= plain.max() - 5.0  # FFT rounding below 1e-11 of the bound
+        low = ~(plain.ravel() >= plain.max() + math.log(binned.REPAIR_FRACTION))
+    full = grid_log_sums(points, "gaussian", spacing=spacing, bounds=bounds, repair=False)[0]
+    centres, counts = _binned_oracle(points, full, weights)
+    nodes = grid_nodes(axes)
+    for mask in (high, low):
+        pick = rng.choice(np.flatnonzero(mask), min(400, mask.sum()), replace=False)
+        squared = (nodes[pick, None, :] - centres[None, :, :]) ** 2
+        terms = -0.5 * squared.sum(axis=-1) + np.log(counts)
+        shares = np.exp(terms - logsumexp(terms, axis=1, keepdims=True))
+        expected_s = np.einsum("ij,ij->i", shares, np.maximum(squared - 1.0, 1.0).sum(axis=-1))
+        expected_rho = np.einsum("ij,ij->i", shares, squared.sum(axis=-1))
+        if mask is high:
+            np.testing.assert_allclose(factor[pick], expected_s, rtol=1e-6)
+        else:
+            np.testing.assert_allclose(factor[pick], d + expected_rho, rtol=1e-6)
+            assert np.all(factor[pick] >= expected_s)
+
+
+def _cases(d, rng):
+    """Data and queries where the reach differs: dense, sparse, two modes with a gap, tails."""
+    dense = rng.standard_normal((3000, d)) * 2.0
+    sparse = rng.uniform(-12.0, 12.0, (40, d))
+    shift = np.zeros(d)
+    shift[0] = 9.0
+    gap = np.vstack([rng.standard_normal((600, d)) - shift, rng.standard_normal((600, d)) + shift])
+    cases = {}
+    for name, points in (("dense", dense), ("sparse", sparse), ("gap", gap)):
+        inside = points[rng.integers(0, len(points), 300)] + rng.standard_normal((300, d))
+        low, high = points.min(axis=0), points.max(axis=0)
+        anywhere = rng.uniform(low - 4.0, high + 4.0, (300, d))
+        cases[name] = (points, np.vstack([inside, anywhere]))
+    # Tails: queries 4 to 20 bandwidths beyond the data, inside given bounds.
+    directions = rng.standard_normal((300, d))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    tails = directions * (dense.max() + rng.uniform(4.0, 20.0, (300, 1)))
+    cases["tails"] = (dense, tails)
+    # Queries in the gap of the two modes.
+    middle = rng.uniform(-6.0, 6.0, (300, d))
+    middle[:, 1:] = rng.uniform(-1.0, 1.0, (300, d - 1))
+    cases["in the gap"] = (gap, middle)
+    return cases
+
+
+@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("spacing", [0.04, 0.12])
+def test_per_query_bounds_hold_against_the_exact_sums(d, spacing):
+    rng = np.random.default_rng(140 + d)
+    worst = {}
+    for name, (points, queries) in _cases(d, rng).items():
+        bounds = np.column_stack([queries.min(axis=0) - 1.0, queries.max(axis=0) + 1.0])
+        expected, _ = brute_log_sums(queries, points, "gaussian")
+        for tolerance in (None, 1e-3):
+            values, outside, bound = log_sums_at(
+                points,
+                queries,
+                "gaussian",
+                spacing,
+                bounds=bounds,
+                with_bound=True,
+                tolerance=tolerance,
+            )
+            assert not outside.any()
+            error = np.abs(values - expected)
+            assert np.all(error <= bound), (name, tolerance, (error / bound).max())
+            worst[name] = max(worst.get(name, 0.0), float((error / bound).max()))
+        # The free estimate of rho^2 in the tails is an upper bound: never a smaller bound.
+        _, _, direct = log_sums_at(
+            points, queries, "gaussian", spacing, bounds=bounds, with_bound=True
+        )
+        assert np.all(bound >= direct * (1 - 1e-12))
+    # Worst error / bound per case (about 0.3 to 0.8): the bounds hold with room, not loosely.
+    assert max(worst.values()) > 0.1, worst
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_node_bounds_hold_against_the_exact_sums(d):
+    rng = np.random.default_rng(150 + d)
+    for name, (points, queries) in _cases(d, rng).items():
+        bounds = np.column_stack([queries.min(axis=0) - 1.0, queries.max(axis=0) + 1.0])
+        axes, log_grid, bound = grid_log_sums(
+            points, "gaussian", spacing=0.1, bounds=bounds, stride=3, with_bound=True
+        )
+        nodes = grid_nodes(axes)
+        pick = rng.choice(len(nodes), min(600, len(nodes)), replace=False)
+        expected, _ = brute_log_sums(nodes[pick], points, "gaussian")
+        error = np.abs(log_grid.ravel()[pick] - expected)
+        assert np.all(error <= bound.ravel()[pick]), (name, (error / bound.ravel()[pick]).max())
+
+
+def test_bounds_of_the_other_kernels():
+    rng = np.random.default_rng(160)
+    points = rng.standard_normal((300, 2))
+    queries = rng.standard_normal((100, 2)) * 3
+    bounds = np.array([[-4.0, 4.0], [-4.0, 4.0]])
+    for kernel in ("exponential", *COMPACT):
+        values, outside, bound = log_sums_at(
+            points, queries, kernel, 0.05, bounds=bounds, with_bound=True
+        )
+        assert outside.any() and np.all(bound[outside] == np.inf)
+        expected = error_bound(kernel, 2, 0.05)
+        np.testing.assert_array_equal(bound[~outside], expected)
+        plain, _ = log_sums_at(points, queries, kernel, 0.05, bounds=bounds)
+        np.testing.assert_array_equal(values, plain)
+        _, _, at_nodes = grid_log_sums(
+            points, kernel, spacing=0.05, bounds=bounds, with_bound=True
+        )
+        np.testing.assert_array_equal(at_nodes, error_bound(kernel, 2, 0.05, at="nodes"))
+
+
+def test_stride_returns_every_stride_th_node():
+    rng = np.random.default_rng(170)
+    points = rng.standard_normal((500, 2))
+    bounds = np.array([[-9.0, 9.0], [-7.0, 8.0]])
+    axes, full, bound = grid_log_sums(
+        points, "gaussian", spacing=0.1, bounds=bounds, with_bound=True
+    )
+    for stride in (2, 5):
+        strided_axes, part, part_bound = grid_log_sums(
+            points, "gaussian", spacing=0.1, bounds=bounds, stride=stride, with_bound=True
+        )
+        for axis, strided in zip(axes, strided_axes, strict=True):
+            np.testing.assert_array_equal(axis[::stride], strided)
+        np.testing.assert_allclose(part, full[::stride, ::stride], rtol=1e-12)
+        np.testing.assert_allclose(part_bound, bound[::stride, ::stride], rtol=1e-9)
+
+
+def test_bulk_spacing_meets_the_tolerance_in_the_bulk():
+    excess = binned.BULK_EXCESS
+    for d in (1, 2, 3):
+        for tol in (1e-2, 1e-3):
+            # Nodes: factor s = d + excess; queries: also the curvature, at t = 1/2.
+            at_nodes = bulk_spacing("gaussian", d, tol, at="nodes")
+            assert at_nodes is not None
+            node = binned.SAFETY * (d + excess) * at_nodes**2 / 8
+            np.testing.assert_allclose(node, tol, rtol=1e-12)
+            at_queries = bulk_spacing("gaussian", d, tol)
+            assert at_queries is not None
+            query = binned.SAFETY * (d + 2 * excess) * at_queries**2 / 8
+            np.testing.assert_allclose(query, tol, rtol=1e-12)
+            exponential = bulk_spacing("exponential", d, tol)
+            assert exponential == spacing_for_tolerance("exponential", d, tol)
+    assert bulk_spacing("epanechnikov", 1, 1e-2) is None
+    assert bulk_spacing("gaussian", 1, 1e-9) is None
+    # Standard normal data, queries from the data's law: nearly all within the tolerance.
+    rng = np.random.default_rng(180)
+    h = 20000 ** (-1 / 6)
+    points = rng.standard_normal((20000, 2)) / h
+    queries = rng.standard_normal((2000, 2)) / h
+    spacing = bulk_spacing("gaussian", 2, 1e-3)
+    bounds = np.column_stack([queries.min(axis=0), queries.max(axis=0)])
+    _, _, bound = log_sums_at(points, queries, "gaussian", spacing, bounds=bounds, with_bound=True)
+    assert np.mean(bound > 1e-3) < 0.01

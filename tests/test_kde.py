@@ -752,3 +752,103 @@ def test_binned_and_grid_misuse_raise_value_errors():
         fitted.score_grid(10, bounds=[[1, 0], [0, 1]])
     with pytest.raises(ValueError, match="n_points"):
         fitted.score_grid(1)
+
+
+# --------------------------------------------------------------------------------------
+# Per-query error control on the binned path (Gaussian kernel): every value whose own
+# error bound exceeds rtol, or that lies outside the grid, is evaluated exactly
+
+
+def _two_modes(n: int, seed: int) -> np.ndarray:
+    """Two unit normals 12 apart along the first axis: a gap of about 20 bandwidths."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2))
+    X[: n // 2, 0] -= 6.0
+    X[n // 2 :, 0] += 6.0
+    return X
+
+
+def _tail_queries(rng: np.random.Generator, n: int, low: float, high: float) -> np.ndarray:
+    directions = rng.standard_normal((n, 2))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return directions * rng.uniform(low, high, (n, 1))
+
+
+def _recording_bounds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[np.ndarray, ...]]:
+    """Record what the estimator's binned evaluations return (values, outside, bound)."""
+    import lookalike._math.binned as binned_module
+
+    calls: list[tuple[np.ndarray, ...]] = []
+    original = binned_module.log_sums_at
+
+    def recording(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append(tuple(np.copy(part) for part in result))
+        return result
+
+    monkeypatch.setattr(binned_module, "log_sums_at", recording)
+    return calls
+
+
+def test_binned_gaussian_is_within_rtol_everywhere_on_20k_normal_points(monkeypatch):
+    n, rtol = 20000, 1e-3
+    rng = np.random.default_rng(200)
+    X = rng.standard_normal((n, 2))
+    h = n ** (-1 / 6)
+    # The bulk, the tails (3.5 to 6 standard deviations), and queries in a gap between
+    # two far modes of the same data (the data's own spread leaves none).
+    queries = np.vstack([rng.standard_normal((2000, 2)), _tail_queries(rng, 500, 3.5, 6.0)])
+    exact = la.KernelDensity(bandwidth=h).fit(X).score_samples(queries)
+    calls = _recording_bounds(monkeypatch)
+    model = la.KernelDensity(bandwidth=h, algorithm="binned", rtol=rtol).fit(X)
+    ours = model.score_samples(queries)
+    assert np.abs(ours - exact).max() <= rtol
+    _, outside, bound = calls[0]
+    redone = outside | (bound > rtol)
+    assert redone[2000:].mean() > 0.2, "the far tails are evaluated exactly"
+    assert redone[:2000].mean() < 0.01, "the bulk is binned"
+
+    gap = _two_modes(n, 201)
+    middle = np.column_stack([rng.uniform(-4.0, 4.0, 500), rng.uniform(-2.0, 2.0, 500)])
+    queries = np.vstack([gap[rng.integers(0, n, 1000)], middle])
+    exact = la.KernelDensity(bandwidth=h).fit(gap).score_samples(queries)
+    model = la.KernelDensity(bandwidth=h, algorithm="binned", rtol=rtol).fit(gap)
+    assert np.abs(model.score_samples(queries) - exact).max() <= rtol
+
+
+def test_queries_sent_to_the_exact_path_are_bit_identical_to_exact_ones(monkeypatch):
+    rtol = 1e-3
+    rng = np.random.default_rng(210)
+    X = _two_modes(4000, 211)
+    queries = np.vstack(
+        [
+            X[rng.integers(0, len(X), 600)] + 0.1 * rng.standard_normal((600, 2)),
+            np.column_stack([rng.uniform(-3.0, 3.0, 200), rng.uniform(-1.0, 1.0, 200)]),
+            _tail_queries(rng, 200, 9.0, 12.0),
+            _tail_queries(rng, 20, 40.0, 60.0),  # outside the grid
+        ]
+    )
+    calls = _recording_bounds(monkeypatch)
+    model = la.KernelDensity(bandwidth=0.3, algorithm="binned", rtol=rtol).fit(X)
+    ours = model.score_samples(queries)
+    _, outside, bound = calls[0]
+    redone = outside | (bound > rtol * (1 + la.kde.TOLERANCE_SLACK))
+    assert 0.1 < redone.mean() < 0.9 and outside[-20:].all()
+    exact = la.KernelDensity(bandwidth=0.3, algorithm="exact").fit(X)
+    assert_array_equal(ours[redone], exact.score_samples(queries[redone]))
+    expected = exact.score_samples(queries)
+    assert np.abs(ours - expected).max() <= rtol
+    assert not np.array_equal(ours[~redone], expected[~redone]), "the rest is binned"
+
+
+def test_score_grid_binned_is_within_rtol_at_every_node_in_two_dimensions():
+    X = _two_modes(3000, 220)
+    rtol = 1e-3
+    exact = la.KernelDensity(bandwidth=0.4).fit(X)
+    binned = la.KernelDensity(bandwidth=0.4, algorithm="binned", rtol=rtol).fit(X)
+    # Bounds well beyond the default ones: nodes 10 bandwidths from the data.
+    bounds = [[X[:, 0].min() - 4.0, X[:, 0].max() + 4.0], [-8.0, 8.0]]
+    _, expected = exact.score_grid(60, bounds=bounds)
+    _, ours = binned.score_grid(60, bounds=bounds)
+    assert np.abs(ours - expected).max() <= rtol
+    assert not np.array_equal(ours, expected), "the FFT path was used"

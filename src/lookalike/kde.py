@@ -19,7 +19,6 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 from scipy.linalg import solve_triangular
-from scipy.spatial.distance import cdist
 from scipy.special import gammainc
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.metrics import DistanceMetric
@@ -62,8 +61,10 @@ COMPACT_BINNED_SPACING = 0.02
 # "auto" bins when the exact path would evaluate this many times more kernel terms than
 # the grid has nodes (measured break-even on the project machine: about 40).
 BINNED_ADVANTAGE = 100.0
-# Training points against which score_grid measures how far its nodes reach from the data.
-GRID_REACH_SAMPLE = 5000
+# Binned values whose error bound exceeds the tolerance are evaluated exactly; bounds
+# within this relative rounding of it pass (the exponential kernel's spacing is the
+# inverse of its bound at the tolerance).
+TOLERANCE_SLACK = 1e-6
 # Grid nodes per dimension of score_grid by default.
 DEFAULT_GRID_POINTS = {1: 1024, 2: 256, 3: 64}
 
@@ -226,10 +227,16 @@ class KernelDensity(DensityMixin, BaseEstimator):
     algorithm : {"auto", "exact", "binned", "kd_tree", "ball_tree"}, default="auto"
         ``"exact"`` evaluates every kernel sum to rounding (blocked matrix
         products). ``"binned"`` bins the data on a grid and convolves by FFT
-        (1 to 3 features, Euclidean metric), to the accuracy ``rtol``.
-        ``"auto"`` takes the binned path when ``rtol > 0`` allows it and it is
-        faster, else the exact one. ``"kd_tree"`` and ``"ball_tree"`` are
-        accepted for compatibility and mean ``"exact"``.
+        (1 to 3 features, Euclidean metric): for the Gaussian and exponential
+        kernels every returned log-density is within ``rtol`` of the exact one
+        (1e-2 when ``rtol`` is 0), because each query carries its own error bound
+        and those beyond the tolerance (far tails, gaps, sparse data) are
+        evaluated exactly; compact kernels have no such bound (their error at the
+        edge of the support is unbounded in log space) and are binned with a
+        spacing of 0.02 bandwidths. ``"auto"`` takes the binned path when
+        ``rtol > 0``, the kernel has an error bound and binning is much cheaper,
+        else the exact one. ``"kd_tree"`` and ``"ball_tree"`` are accepted for
+        compatibility and mean ``"exact"``.
     kernel : {"gaussian", "tophat", "epanechnikov", "exponential", "linear", "cosine"}, \
 default="gaussian"
     metric : str, default="euclidean"
@@ -238,8 +245,10 @@ default="gaussian"
         integrate to one.
     atol, rtol : float, default=0
         Tolerated absolute and relative error of the density. The exact path
-        is exact for any tolerance; ``rtol > 0`` lets ``"auto"`` use the
-        binned path where its documented error is below ``rtol``.
+        meets any tolerance; ``rtol > 0`` (an absolute error in log-density,
+        about a relative error of the density) lets ``"auto"`` use the binned
+        path within it. ``atol`` is accepted for compatibility and does not
+        change the path.
     breadth_first : bool, default=True
         Accepted for compatibility; has no effect.
     leaf_size : int, default=40
@@ -360,18 +369,8 @@ default="gaussian"
             )
         weights = check_sample_weight(sample_weight, n_samples)
         kernel = KERNELS[self.kernel]
-        if isinstance(self.bandwidth, str) and self.bandwidth in SKLEARN_RULES:
-            # scikit-learn counts the rows it was given, weights or not.
-            bandwidth: float | np.ndarray = _sklearn_rule(self.bandwidth, n_samples, n_features)
-        elif isinstance(self.bandwidth, str) and self.bandwidth == "cv":
-            bandwidth = self._cross_validated_bandwidth(data, weights, kernel)
-        elif isinstance(self.bandwidth, str):
-            from lookalike._math.bandwidth import BANDWIDTH_RULES
-
-            bandwidth = BANDWIDTH_RULES[self.bandwidth](data, weights, self.kernel)
-            _check_rule_result(self.bandwidth, bandwidth)
-        else:
-            bandwidth = self.bandwidth  # type: ignore[assignment]
+        self.__dict__.pop("cv_results_", None)  # from an earlier fit with bandwidth="cv"
+        bandwidth = self._resolve_bandwidth(data, weights, kernel)
         bandwidth = _check_bandwidth(bandwidth, n_features)
         if not self._euclidean and np.ndim(bandwidth) > 0:
             raise ValueError(
@@ -390,6 +389,23 @@ default="gaussian"
         self._unit = self._scaling.to_unit(data) if self._euclidean else data
         self._prepared: TrainingPoints | None = None
         return self
+
+    def _resolve_bandwidth(
+        self, X: np.ndarray, weights: np.ndarray | None, kernel: Kernel
+    ) -> float | np.ndarray:
+        """The bandwidth parameter as a number or array (before shape checks)."""
+        if not isinstance(self.bandwidth, str):
+            return self.bandwidth  # type: ignore[return-value]
+        if self.bandwidth in SKLEARN_RULES:
+            # scikit-learn counts the rows it was given, weights or not.
+            return _sklearn_rule(self.bandwidth, X.shape[0], X.shape[1])
+        if self.bandwidth == "cv":
+            return self._cross_validated_bandwidth(X, weights, kernel)
+        from lookalike._math.bandwidth import BANDWIDTH_RULES
+
+        bandwidth = BANDWIDTH_RULES[self.bandwidth](X, weights, self.kernel)
+        _check_rule_result(self.bandwidth, bandwidth)
+        return bandwidth
 
     @property
     def _training(self) -> TrainingPoints:
@@ -483,7 +499,13 @@ default="gaussian"
         )
 
     def _log_sums(self, queries: np.ndarray, allow_binned: bool = True) -> np.ndarray:
-        """Log kernel sums at validated queries, by the path ``algorithm`` picks."""
+        """Log kernel sums at validated queries, by the path ``algorithm`` picks.
+
+        On the binned path, the queries outside its grid and those whose own error
+        bound (:func:`~lookalike._math.binned.log_sums_at`) exceeds the tolerance
+        are evaluated exactly, so that for the Gaussian and exponential kernels
+        every value is within the tolerance of the exact one.
+        """
         kernel = KERNELS[self.kernel]
         if not self._euclidean:
             return log_kernel_sums(
@@ -494,11 +516,20 @@ default="gaussian"
                 squared_distance=self._metric_distance(),
             )
         unit = self._scaling.to_unit(queries)
-        spacing = self._binned_spacing(queries.shape[0]) if allow_binned else None
-        if spacing is not None:
+        plan = self._binned_spacing(unit) if allow_binned else None
+        if plan is not None:
+            spacing, tolerance, bounds = plan
             try:
-                values, outside = binned.log_sums_at(
-                    self._unit, unit, self.kernel, spacing, self._weights, n_jobs=self.n_jobs
+                values, outside, bound = binned.log_sums_at(
+                    self._unit,
+                    unit,
+                    self.kernel,
+                    spacing,
+                    self._weights,
+                    bounds=bounds,
+                    n_jobs=self.n_jobs,
+                    with_bound=True,
+                    tolerance=tolerance,
                 )
             except binned.GridTooLargeError as error:
                 if self.algorithm == "binned":
@@ -507,57 +538,76 @@ default="gaussian"
                         "a larger rtol, or use algorithm='exact' or 'auto'."
                     ) from None
             else:
-                if np.any(outside):
-                    values[outside] = log_kernel_sums(
-                        unit[outside], self._training, kernel, self.n_jobs
-                    )
+                redo = outside | (bound > tolerance * (1.0 + TOLERANCE_SLACK))
+                if np.any(redo):
+                    values[redo] = log_kernel_sums(unit[redo], self._training, kernel, self.n_jobs)
                 return values
         return log_kernel_sums(unit, self._training, kernel, self.n_jobs)
 
-    def _binned_spacing(self, n_queries: int) -> float | None:
-        """Node spacing (bandwidths) of the binned path, or None for the exact path.
+    def _binned_spacing(self, unit: np.ndarray) -> tuple[float, float, np.ndarray] | None:
+        """Spacing (bandwidths), tolerance and grid bounds of the binned path, or None.
 
-        ``"binned"``: the spacing whose documented error at queries is ``rtol``
-        (``DEFAULT_BINNED_TOLERANCE`` when ``rtol`` is 0; ``COMPACT_BINNED_SPACING``
-        for compact kernels, which have no log-error bound). ``"auto"``: the same
+        ``unit`` holds the queries in bandwidth units. ``"binned"``: the spacing
+        at which the bulk of the data meets ``rtol`` (``DEFAULT_BINNED_TOLERANCE``
+        when ``rtol`` is 0; :func:`~lookalike._math.binned.bulk_spacing`); the
+        queries beyond the bulk (tails, gaps, sparse data), whose own bound is
+        larger, are evaluated exactly. Compact kernels, which have no log-error
+        bound: ``COMPACT_BINNED_SPACING`` and no tolerance. ``"auto"``: the same
         for the Gaussian and exponential kernels when ``rtol > 0``, if the grid
         fits and has ``BINNED_ADVANTAGE`` times fewer nodes than the exact path
-        has kernel terms.
+        has kernel terms. The exact evaluations beyond the bulk are decided
+        after the fact, query by query: at worst they add the exact path's cost
+        for those queries to the grid's. The grid spans the queries (and two
+        nodes more), within the data range extended by
+        :func:`~lookalike._math.binned.default_extension`.
         """
         d = self.n_features_in_
+        tolerance = self.rtol if self.rtol > 0 else DEFAULT_BINNED_TOLERANCE
         if self.algorithm == "binned":
-            tolerance = self.rtol if self.rtol > 0 else DEFAULT_BINNED_TOLERANCE
-            spacing = binned.spacing_for_tolerance(self.kernel, d, tolerance)
-            if spacing is not None:
-                return spacing
-            if self.kernel in binned.TOLERANCE_KERNELS:
+            spacing = binned.bulk_spacing(self.kernel, d, tolerance)
+            if spacing is None and self.kernel in binned.TOLERANCE_KERNELS:
                 raise ValueError(
                     f"The binned path cannot reach rtol={self.rtol:g} (its floor is "
                     f"{binned.MIN_TOLERANCE:g}); use algorithm='exact'."
                 )
-            return COMPACT_BINNED_SPACING
-        if self.algorithm != "auto" or not self._euclidean or d > 3 or self.rtol <= 0:
+            if spacing is None:
+                spacing, tolerance = COMPACT_BINNED_SPACING, math.inf
+        elif self.algorithm != "auto" or not self._euclidean or d > 3 or self.rtol <= 0:
             return None
-        spacing = binned.spacing_for_tolerance(self.kernel, d, float(self.rtol))
-        if spacing is None:
-            return None
-        extent = np.ptp(self._unit, axis=0) + 2 * binned.default_extension(KERNELS[self.kernel])
-        nodes = float(np.prod(extent / spacing + 1.0))
-        if nodes > binned.DEFAULT_MAX_CELLS:
-            return None
-        terms = float(self._unit.shape[0]) * n_queries
-        return spacing if terms > BINNED_ADVANTAGE * nodes else None
+        else:
+            spacing = binned.bulk_spacing(self.kernel, d, tolerance)
+            if spacing is None:
+                return None
+        reach = binned.default_extension(KERNELS[self.kernel])
+        low, high = self._unit.min(axis=0), self._unit.max(axis=0)
+        bounds = np.column_stack(
+            [
+                np.maximum(unit.min(axis=0) - 2.0 * spacing, low - reach),
+                np.minimum(unit.max(axis=0) + 2.0 * spacing, high + reach),
+            ]
+        )
+        if np.any(bounds[:, 1] <= bounds[:, 0]):
+            return None  # every query is beyond the grid's reach
+        if self.algorithm == "auto":
+            extent = np.maximum(bounds[:, 1], high) - np.minimum(bounds[:, 0], low)
+            nodes = float(np.prod(extent / spacing + 1.0))
+            if nodes > binned.DEFAULT_MAX_CELLS:
+                return None
+            if float(self._unit.shape[0]) * unit.shape[0] <= BINNED_ADVANTAGE * nodes:
+                return None
+        return spacing, tolerance, bounds
 
     def score_grid(
         self, n_points: int | None = None, bounds: npt.ArrayLike | None = None
     ) -> tuple[list[np.ndarray], np.ndarray]:
         """Log-density on a regular grid (1 to 3 features), e.g. for plotting.
 
-        With ``algorithm="binned"``, or ``"auto"`` when the binned error at the
-        grid's nodes is within ``rtol``, the data are binned on the grid and
-        convolved with the kernel by FFT, with the far tails recomputed directly
-        (:mod:`lookalike._math.binned`); otherwise every node is evaluated
-        exactly.
+        With ``algorithm="binned"``, or ``"auto"`` when ``rtol > 0`` and it pays,
+        the data are binned on the grid (refined where the bulk of the data needs
+        it) and convolved with the kernel by FFT, with the far tails recomputed
+        directly (:mod:`lookalike._math.binned`); the nodes whose own error bound
+        exceeds the tolerance are evaluated exactly. Otherwise every node is
+        evaluated exactly.
 
         Parameters
         ----------
@@ -587,11 +637,11 @@ default="gaussian"
         limits = self._grid_bounds(bounds)
         axes = [np.linspace(low, high, int(n_points)) for low, high in limits]
         mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, d)
-        refinement = self._grid_refinement(limits, int(n_points))
-        if refinement is None:
+        plan = self._grid_refinement(limits, int(n_points))
+        if plan is None:
             log_sums = self._log_sums(mesh, allow_binned=False)
         else:
-            log_sums = self._binned_nodes(mesh, limits, int(n_points), refinement)
+            log_sums = self._binned_nodes(mesh, limits, int(n_points), *plan)
         return axes, log_sums.reshape((int(n_points),) * d) + self._log_normaliser()
 
     def _grid_bounds(self, bounds: npt.ArrayLike | None) -> np.ndarray:
@@ -617,16 +667,20 @@ default="gaussian"
             return np.broadcast_to(factor, (self.n_features_in_,)).astype(np.float64)
         return np.sqrt((factor**2).sum(axis=1))
 
-    def _grid_refinement(self, limits: np.ndarray, n_points: int) -> int | None:
-        """How many binning nodes per grid step the FFT path needs, or None for exact.
+    def _grid_refinement(self, limits: np.ndarray, n_points: int) -> tuple[int, float] | None:
+        """Binning nodes per grid step of the FFT path and its tolerance, or None for exact.
 
         The FFT grid is axis-aligned in the data's coordinates for scalar and
         per-feature bandwidths only. Its nodes are refined by an integer factor
         until their spacing meets the tolerance (``rtol``, or
-        ``DEFAULT_BINNED_TOLERANCE`` for ``algorithm="binned"``), then every
-        factor-th node is returned, so no interpolation is involved. ``"auto"``
-        takes the FFT path only when ``rtol > 0``, the refined grid fits and it is
-        much cheaper than evaluating every node exactly.
+        ``DEFAULT_BINNED_TOLERANCE`` for ``algorithm="binned"``) in the bulk of the
+        data (:func:`~lookalike._math.binned.bulk_spacing` at nodes), then every
+        factor-th node is returned, so no interpolation is involved; the nodes
+        whose own bound exceeds the tolerance are evaluated exactly. Compact
+        kernels (no log-error bound) use ``COMPACT_BINNED_SPACING`` and no
+        tolerance. ``"auto"`` takes the FFT path only when ``rtol > 0``, the
+        refined grid fits and it is much cheaper than evaluating every node
+        exactly.
         """
         if not self._euclidean or self._scaling.factor.ndim == 2:
             return None
@@ -636,16 +690,12 @@ default="gaussian"
             return None
         d = self.n_features_in_
         tolerance = self.rtol if self.rtol > 0 else DEFAULT_BINNED_TOLERANCE
-        # The binning error grows with the distance from the data (the "reach"): cover
-        # the farthest node. At nodes the error is half of that at interpolated queries.
-        scales = self._feature_scales()
-        reach = max(self._grid_reach(limits), binned.DEFAULT_REACH)
-        needed = binned.spacing_for_tolerance(self.kernel, d, 2.0 * tolerance, reach)
+        needed = binned.bulk_spacing(self.kernel, d, tolerance, at="nodes")
         if needed is None:
             if self.kernel in binned.TOLERANCE_KERNELS:
                 return None
-            needed = COMPACT_BINNED_SPACING
-        step = float(np.max((limits[:, 1] - limits[:, 0]) / scales))
+            needed, tolerance = COMPACT_BINNED_SPACING, math.inf
+        step = float(np.max((limits[:, 1] - limits[:, 0]) / self._feature_scales()))
         step /= n_points - 1
         refinement = max(1, math.ceil(step / needed - 1e-9))
         nodes = float(((n_points - 1) * refinement + 1) ** d)
@@ -655,62 +705,44 @@ default="gaussian"
             terms = float(self._unit.shape[0]) * n_points**d
             if terms <= BINNED_ADVANTAGE * nodes:
                 return None
-        return refinement
-
-    def _grid_reach(self, limits: np.ndarray) -> float:
-        """Distance (bandwidths) from the grid's boundary to the data, an upper estimate.
-
-        The binned error at a node grows with the squared distance to the points
-        that dominate its sum (:mod:`lookalike._math.binned`). The grid's corners
-        and edge midpoints are measured against at most ``GRID_REACH_SAMPLE``
-        training points and each feature's extremes (a subsample only
-        overestimates nearest distances).
-        """
-        d = self.n_features_in_
-        levels = np.stack([limits[:, 0], limits.mean(axis=1), limits[:, 1]], axis=1)
-        boundary = np.stack(np.meshgrid(*levels, indexing="ij"), axis=-1).reshape(-1, d)
-        unit = self._unit
-        if unit.shape[0] > GRID_REACH_SAMPLE:
-            # Evenly spaced rows plus each feature's extremes (exact in one dimension).
-            rows = np.concatenate(
-                [
-                    np.linspace(0, unit.shape[0] - 1, GRID_REACH_SAMPLE).astype(np.intp),
-                    unit.argmin(axis=0),
-                    unit.argmax(axis=0),
-                ]
-            )
-            unit = unit[rows]
-        nearest = cdist(self._scaling.to_unit(boundary), unit, "sqeuclidean").min(axis=1)
-        return math.sqrt(d + float(nearest.max()))
+        return refinement, tolerance
 
     def _binned_nodes(
-        self, mesh: np.ndarray, limits: np.ndarray, n_points: int, refinement: int
+        self,
+        mesh: np.ndarray,
+        limits: np.ndarray,
+        n_points: int,
+        refinement: int,
+        tolerance: float,
     ) -> np.ndarray:
         """Log kernel sums at the nodes of a grid, binned on a ``refinement`` times finer one.
 
         Only the returned nodes are repaired in the tails, and they sit on binning
-        nodes, so the interpolation is trivial.
+        nodes, so no interpolation is involved. Nodes whose error bound exceeds
+        ``tolerance`` are evaluated exactly.
         """
         scales = self._feature_scales()
         unit_limits = (limits - self._scaling.centre[:, None]) / scales[:, None]
-        spacing = (unit_limits[:, 1] - unit_limits[:, 0]) / ((n_points - 1) * refinement)
-        unit = self._scaling.to_unit(mesh)
         try:
-            values, outside = binned.log_sums_at(
+            _, values, bound = binned.grid_log_sums(
                 self._unit,
-                unit,
                 self.kernel,
-                spacing.tolist(),
                 self._weights,
+                n_points=(n_points - 1) * refinement + 1,
                 bounds=unit_limits,
+                stride=refinement,
                 n_jobs=self.n_jobs,
+                with_bound=True,
+                tolerance=tolerance,
             )
         except binned.GridTooLargeError:
             return self._log_sums(mesh, allow_binned=False)
-        if np.any(outside):
-            values[outside] = log_kernel_sums(
-                unit[outside], self._training, KERNELS[self.kernel], self.n_jobs
-            )
+        values = values.ravel()
+        redo = bound.ravel() > tolerance * (1.0 + TOLERANCE_SLACK)
+        if np.any(redo):
+            unit = self._scaling.to_unit(mesh[redo])
+            kernel = KERNELS[self.kernel]
+            values[redo] = log_kernel_sums(unit, self._training, kernel, self.n_jobs)
         return values
 
     def _metric_distance(self) -> Any:

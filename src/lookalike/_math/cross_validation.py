@@ -28,7 +28,7 @@ from lookalike._math.blocks import effective_n_jobs, map_blocks, row_slices
 from lookalike._math.distances import (
     augment_points,
     augment_queries,
-    refine_or_recompute,
+    refine_near_zero,
     rounding_bound,
     squared_distances,
     squared_norms,
@@ -115,12 +115,7 @@ def _repair(
     which the grid rarely reaches; compact kernels' edges move by ``err``.
     """
     if kernel.fragile_at_zero:
-        threshold = (0.5 * err / TERM_TOLERANCE) ** 2
-        rows = np.flatnonzero(distances.min(axis=1) < threshold)
-        if rows.size:
-            part = distances[rows]
-            refine_or_recompute(part, queries[rows], train, part < threshold)
-            distances[rows] = part
+        refine_near_zero(distances, queries, train, (0.5 * err / TERM_TOLERANCE) ** 2)
 
 
 def _log_sums(

@@ -102,3 +102,18 @@ def refine_or_recompute(
         distances[...] = cdist(queries, points, "sqeuclidean")
     else:
         refine(distances, queries, points, mask)
+
+
+def refine_near_zero(
+    distances: np.ndarray, queries: np.ndarray, points: np.ndarray, threshold: float
+) -> None:
+    """Exact distances for the entries below ``threshold``, in place.
+
+    Rows are screened by their minimum first, so a block with no near
+    neighbours costs one pass.
+    """
+    rows = np.flatnonzero(distances.min(axis=1) < threshold)
+    if rows.size:
+        part = distances[rows]
+        refine_or_recompute(part, queries[rows], points, part < threshold)
+        distances[rows] = part

@@ -58,6 +58,7 @@ from lookalike._math.distances import (
     augment_points,
     augment_queries,
     refine,
+    refine_near_zero,
     refine_or_recompute,
     rounding_bound,
     squared_norms,
@@ -291,12 +292,7 @@ class _Plan:
             return
         points = self.training.points[block]
         if self.kernel.fragile_at_zero:
-            threshold = (0.5 * err / TERM_TOLERANCE) ** 2
-            rows = np.flatnonzero(distances.min(axis=1) < threshold)
-            if rows.size:
-                part = distances[rows]
-                refine_or_recompute(part, queries[rows], points, part < threshold)
-                distances[rows] = part
+            refine_near_zero(distances, queries, points, (0.5 * err / TERM_TOLERANCE) ** 2)
         if self.kernel.name == "tophat":
             ambiguous = np.abs(distances - 1.0) <= err
             if ambiguous.any():

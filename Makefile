@@ -27,8 +27,8 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/lookalike demo --out $(DEMO_OUT)
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
 test: lint

@@ -1,13 +1,21 @@
 """lookalike: learn the density of a dataset and draw new, realistic data from it."""
 
 from lookalike._version import __version__
+from lookalike.classifier import GenerativeClassifier
+from lookalike.gaussian import Gaussian
 from lookalike.kde import BandwidthCurve, KernelDensity, cross_validate_bandwidth
 from lookalike.mixture import GaussianMixture
+from lookalike.model_selection import ModelSearch
+from lookalike.reduced import ReducedDensity
 
 __all__ = [
     "BandwidthCurve",
+    "Gaussian",
     "GaussianMixture",
+    "GenerativeClassifier",
     "KernelDensity",
+    "ModelSearch",
+    "ReducedDensity",
     "__version__",
     "cross_validate_bandwidth",
 ]

@@ -1,22 +1,78 @@
-"""Fit several independent estimators at once, one per core.
+"""Run independent tasks side by side, one per core; fit several estimators at once.
 
 Small fits (a model-selection sweep on a few thousand rows) spend most of their
 time in small matrix products, where multi-threaded BLAS costs more than it
 gives. Running candidates side by side, each with single-threaded BLAS and
 OpenMP, keeps every core on useful work.
+
+:func:`run_tasks` is the general tool: it runs argument-less callables on a
+thread pool and yields their results in the order given, so whatever is
+computed from them does not depend on the number of threads. Every task runs in
+a copy of the caller's :mod:`contextvars` context, so context-scoped state (for
+instance the k-means cache of :mod:`lookalike._kmeans_cache`) reaches the
+workers. :func:`fit_many` fits clones of estimators with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy.typing as npt
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from lookalike._math.blocks import effective_n_jobs
+
+T = TypeVar("T")
+
+
+def run_tasks(
+    tasks: Sequence[Callable[[], T]],
+    n_jobs: int | None = None,
+    *,
+    single_threaded_libraries: bool | None = None,
+) -> Iterator[T]:
+    """``task()`` for every task, yielded in the given order, on up to ``n_jobs`` threads.
+
+    Parameters
+    ----------
+    tasks : sequence of callables taking no argument
+    n_jobs : int, default=None
+        Threads (``None``: every core; negative counts from the end, as joblib).
+    single_threaded_libraries : bool, default=None
+        Limit BLAS and OpenMP to one thread while the tasks run. ``None``: only
+        when more than one task runs at a time. ``True`` also for a serial run,
+        so that rounding (which may depend on BLAS threading) is the same
+        whatever ``n_jobs`` is.
+
+    Yields
+    ------
+    result
+        ``tasks[i]()`` in order ``i = 0, 1, ...``, each as soon as it and all
+        earlier tasks are done. An exception of a task is raised when its
+        result is reached.
+    """
+    n_threads = min(effective_n_jobs(n_jobs), len(tasks))
+    limit = n_threads > 1 if single_threaded_libraries is None else single_threaded_libraries
+    limits = threadpool_limits(limits=1) if limit else contextlib.nullcontext()
+    with limits:
+        if n_threads <= 1:
+            for task in tasks:
+                yield task()
+            return
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            # One copy of the context per task: a context cannot be entered twice at once.
+            futures = [pool.submit(contextvars.copy_context().run, task) for task in tasks]
+            try:
+                for future in futures:
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
 
 
 def fit_many(
@@ -33,12 +89,8 @@ def fit_many(
         if "n_jobs" in candidate.get_params():
             candidate.set_params(n_jobs=1)
         candidates.append(candidate)
-    n_threads = min(effective_n_jobs(n_jobs), len(candidates))
 
-    def fit(candidate: Any) -> Any:
-        return candidate.fit(X, **fit_params)
+    def fit_task(candidate: Any) -> Callable[[], Any]:
+        return lambda: candidate.fit(X, **fit_params)
 
-    if n_threads <= 1:
-        return [fit(candidate) for candidate in candidates]
-    with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=n_threads) as pool:
-        return list(pool.map(fit, candidates))
+    return list(run_tasks([fit_task(candidate) for candidate in candidates], n_jobs))

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lookalike._math import binned
 from lookalike._math.cross_validation import held_out_log_densities
+from lookalike._math.kde_conditioning import condition_gaussian_kde, restrict_bandwidth
 from lookalike._math.kernel_sums import (
     TrainingPoints,
     log_kernel_sums,
@@ -820,6 +821,261 @@ default="gaussian"
         offsets = KERNELS[self.kernel].sample(rng, n_samples, d)
         return data[rows] + self._scaling.from_unit(offsets)
 
+    # ----------------------------------------------------------------------------------
+    # Conditionals and marginals (Gaussian kernel)
+
+    def condition(self, x: npt.ArrayLike | dict[Any, float]) -> KernelDensity:
+        """The density of the unknown features given the known ones, as a new estimate.
+
+        Exact for ``kernel="gaussian"`` (with the Euclidean metric): the
+        conditional of a Gaussian kernel density estimate is again one, over
+        the unknown features, with reweighted (and, for a bandwidth matrix,
+        shifted) training points and a shared bandwidth.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_features,) or (1, n_features), or dict
+            One row with NaN at the unknown features, or a dict
+            ``{feature index or feature name: value}`` of the known features
+            (the others are unknown). At least one feature must be known and at
+            least one unknown.
+
+        Returns
+        -------
+        KernelDensity
+            A fitted Gaussian estimate over the unknown features (in increasing
+            index order), with the same ``algorithm``, ``atol``, ``rtol`` and
+            ``n_jobs`` (``algorithm="binned"`` becomes ``"auto"`` beyond three
+            features); ``feature_names_in_`` is the subset of this model's names.
+            Its ``bandwidth`` is the conditional bandwidth, given as a number:
+            a float, an array of shape (n_unknown,) or a matrix of shape
+            (n_unknown, n_unknown), as this model's ``bandwidth_``.
+
+        Raises
+        ------
+        ValueError
+            For another kernel or metric, when nothing is known or nothing
+            unknown, for unknown feature names or indices, or non-finite values.
+
+        Notes
+        -----
+        With kernel covariance ``H`` (``h^2 I``, ``diag(h^2)`` or the bandwidth
+        matrix), known features ``o`` and unknown ones ``m``, each training point
+        ``x_i`` gets the weight
+
+        .. math::
+
+            \\pi_i \\propto w_i\\, N(x_o \\mid x_{i,o}, H_{oo}),
+
+        computed in log space and normalised (points whose weight falls below the
+        smallest normal float relative to the largest are dropped), the centre
+        ``x_{i,m} + H_{mo} H_{oo}^{-1} (x_o - x_{i,o})`` and the bandwidth
+        ``S = H_{mm} - H_{mo} H_{oo}^{-1} H_{om}`` (the Schur complement). For a
+        scalar or per-feature bandwidth ``H`` is diagonal: no shift, and ``S`` is
+        the bandwidth of the unknown features. Then
+
+        .. math::
+
+            \\log f(x_m \\mid x_o) = \\log f(x) - \\log f_o(x_o),
+
+        with ``f_o`` the marginal (:meth:`marginal`). The formulas are in
+        :mod:`lookalike._math.kde_conditioning`. Other kernels are radial
+        functions of the whole distance, which do not factor into known and
+        unknown parts, so their conditionals are not kernel density estimates.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import lookalike as la
+        >>> X = np.random.default_rng(0).normal(size=(200, 3))
+        >>> kde = la.KernelDensity(bandwidth=0.4).fit(X)
+        >>> cond = kde.condition([0.5, np.nan, np.nan])
+        >>> cond.n_features_in_, cond.sample(5, random_state=0).shape
+        (2, (5, 2))
+        >>> cond.score_samples([[0.0, 0.0]]).shape
+        (1,)
+        >>> kde.condition({0: 0.5, 2: -1.0}).n_features_in_
+        1
+        """
+        check_is_fitted(self)
+        self._check_gaussian("condition")
+        values = self._known_values(x)
+        known = np.flatnonzero(~np.isnan(values))
+        unknown = np.flatnonzero(np.isnan(values))
+        if known.size == 0:
+            raise ValueError(
+                "condition needs at least one known feature; every value of x is NaN. Give "
+                "the known values (or use marginal for the density of a subset of features)."
+            )
+        if unknown.size == 0:
+            raise ValueError(
+                "condition needs at least one unknown feature (NaN in x, or left out of the "
+                "dict); every feature is known, so there is nothing to condition."
+            )
+        result = condition_gaussian_kde(
+            self._data, self._weights, self.bandwidth_, known, unknown, values[known]
+        )
+        return self._gaussian_submodel(result.centres, result.weights, result.bandwidth, unknown)
+
+    def marginal(self, features: int | str | npt.ArrayLike) -> KernelDensity:
+        """The density of a subset of the features, as a new estimate.
+
+        Exact for ``kernel="gaussian"`` (with the Euclidean metric): the training
+        points' columns, the same weights, and the bandwidth restricted to them.
+
+        Parameters
+        ----------
+        features : int, str or sequence of int or str
+            Feature indices or names (names when fitted on named columns), in
+            the order of the returned model's features; no repeats.
+
+        Returns
+        -------
+        KernelDensity
+            A fitted Gaussian estimate over ``features`` with the same
+            ``algorithm``, ``atol``, ``rtol`` and ``n_jobs``;
+            ``feature_names_in_`` is the subset of this model's names.
+
+        Raises
+        ------
+        ValueError
+            For another kernel or metric, and for empty, repeated or unknown
+            features.
+
+        Notes
+        -----
+        The estimate is the mixture ``sum_i w_i N(x | x_i, H) / sum_i w_i``; the
+        marginal of each Gaussian over features ``s`` is ``N(x_s | x_{i,s},
+        H_ss)``. Other kernels are radial in all features at once: their
+        marginals have a different profile, so they are not kernel density
+        estimates with the same kernel.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import lookalike as la
+        >>> X = np.random.default_rng(0).normal(size=(200, 3))
+        >>> kde = la.KernelDensity(bandwidth=[0.3, 0.4, 0.5]).fit(X)
+        >>> kde.marginal([2, 0]).bandwidth_
+        array([0.5, 0.3])
+        """
+        check_is_fitted(self)
+        self._check_gaussian("marginal")
+        if isinstance(features, str | numbers.Integral):
+            features = [features]
+        try:
+            items = list(np.asarray(features, dtype=object).ravel())
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"features must be feature indices or names; got {features!r}."
+            ) from None
+        if not items:
+            raise ValueError("features is empty; name at least one feature.")
+        indices = np.array([self._feature_index(item) for item in items], dtype=np.intp)
+        if np.unique(indices).size != indices.size:
+            raise ValueError(f"features repeats a feature: {items!r}. Give each feature once.")
+        return self._gaussian_submodel(
+            self._data[:, indices],
+            self._weights,
+            restrict_bandwidth(self.bandwidth_, indices),
+            indices,
+        )
+
+    def _check_gaussian(self, method: str) -> None:
+        if self.kernel != "gaussian":
+            raise ValueError(
+                f"{method} is exact only for kernel='gaussian'; this model has "
+                f"kernel={self.kernel!r}. A Gaussian kernel factors into a Gaussian over any "
+                "subset of the features times a Gaussian over the rest, so its marginals and "
+                "conditionals are again Gaussian kernel density estimates; the other kernels "
+                "are radial in all features at once and do not factor. Refit with "
+                "kernel='gaussian'."
+            )
+        if not self._euclidean:
+            raise ValueError(
+                f"{method} needs metric='euclidean'; this model has metric={self.metric!r}, "
+                "whose kernel does not factor over features. Refit with metric='euclidean'."
+            )
+
+    def _feature_index(self, key: Any) -> int:
+        """The column index of a feature given by index or by name."""
+        d = self.n_features_in_
+        if isinstance(key, str):
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                raise ValueError(
+                    f"Feature {key!r} is given by name, but the model was fitted without "
+                    "feature names. Give feature indices, or fit on a DataFrame."
+                )
+            matches = np.flatnonzero(names == key)
+            if matches.size == 0:
+                raise ValueError(
+                    f"Unknown feature name {key!r}; the model's features are {list(names)!r}."
+                )
+            return int(matches[0])
+        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+            if not 0 <= int(key) < d:
+                raise ValueError(
+                    f"Feature index {int(key)} is out of range; the model has {d} features "
+                    f"(indices 0 to {d - 1})."
+                )
+            return int(key)
+        raise ValueError(f"A feature is given by an int index or a str name; got {key!r}.")
+
+    def _known_values(self, x: npt.ArrayLike | dict[Any, float]) -> np.ndarray:
+        """The row of shape (n_features,) with NaN at the unknown features."""
+        d = self.n_features_in_
+        if isinstance(x, dict):
+            values = np.full(d, np.nan)
+            for key, value in x.items():
+                index = self._feature_index(key)
+                if not np.isnan(values[index]):
+                    raise ValueError(f"Feature {key!r} is given twice in x.")
+                number = _finite_value(value, key)
+                values[index] = number
+            return values
+        try:
+            row = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"x must be numeric (NaN for unknown features): {error}") from None
+        if row.shape not in ((d,), (1, d)):
+            raise ValueError(
+                f"x must be one row of shape ({d},) or (1, {d}) with NaN at the unknown "
+                f"features, or a dict of known values; got shape {row.shape}."
+            )
+        row = row.reshape(d)
+        if np.any(np.isinf(row)):
+            raise ValueError("x contains infinity; known values must be finite.")
+        return row
+
+    def _gaussian_submodel(
+        self,
+        points: np.ndarray,
+        weights: np.ndarray | None,
+        bandwidth: float | np.ndarray,
+        features: np.ndarray,
+    ) -> KernelDensity:
+        """A Gaussian estimate over ``features`` fitted on ``points``, with these settings."""
+        algorithm = self.algorithm
+        if algorithm == "binned" and len(features) > 3:
+            algorithm = "auto"
+        model = KernelDensity(
+            bandwidth=bandwidth,
+            algorithm=algorithm,
+            kernel="gaussian",
+            metric="euclidean",
+            atol=self.atol,
+            rtol=self.rtol,
+            breadth_first=self.breadth_first,
+            leaf_size=self.leaf_size,
+            n_jobs=self.n_jobs,
+        )
+        model.fit(points, sample_weight=weights)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            model.feature_names_in_ = names[features].copy()
+        return model
+
 
 # --------------------------------------------------------------------------------------
 # Cross-validated bandwidth
@@ -937,6 +1193,19 @@ def cross_validate_bandwidth(
 
 # --------------------------------------------------------------------------------------
 # Helpers
+
+
+def _finite_value(value: Any, key: Any) -> float:
+    """A known value of ``condition``'s dict: a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.number):
+        raise ValueError(f"The value of feature {key!r} must be a real number; got {value!r}.")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(
+            f"The value of feature {key!r} is {number}; known values must be finite (leave "
+            "unknown features out of the dict)."
+        )
+    return number
 
 
 def _sklearn_rule(name: str, n_samples: int, n_features: int) -> float:

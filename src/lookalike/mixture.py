@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, map_blocks, reduce_blocks, row_slices
 from lookalike._math.em import (
@@ -31,6 +32,7 @@ from lookalike._math.em import (
     m_step,
     moments_from_responsibilities,
 )
+from lookalike._math.missing import e_step_block_missing, log_joint_block_missing
 from lookalike._validation import (
     ArrayLikeOrNone,
     Boolean,
@@ -62,6 +64,7 @@ _PARAMETERS: dict[str, Constraint] = {
     "verbose": Interval(0, None, integer=True),
     "verbose_interval": Interval(1, None, integer=True),
     "n_jobs": Interval(None, None, integer=True, allow_none=True),
+    "missing": Options(("raise", "em")),
 }
 
 _CHOLESKY_ERROR = (
@@ -83,7 +86,7 @@ _EMPTY_FRACTION = 1e-12
 _COLLAPSE_FRACTION = 1e-13
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     Same parameters, attributes, methods and warnings as
@@ -129,6 +132,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Iterations between two printed messages.
     n_jobs : int, default=None
         Threads used over row blocks (``None``: every core). Not in scikit-learn.
+    missing : {"raise", "em"}, default="raise"
+        What NaN entries in X mean. ``"raise"``: an error, as in scikit-learn.
+        ``"em"``: missing at random; EM integrates them out exactly and
+        maximises the likelihood of the observed entries (see Notes). The
+        fitted model's :meth:`score_samples`, :meth:`score`, :meth:`predict`
+        and :meth:`predict_proba` then accept NaN too. Infinite values are an
+        error either way. Not in scikit-learn.
 
     Attributes
     ----------
@@ -167,6 +177,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     smallest diagonal jitter that lifts it above that level; both emit a
     :class:`~lookalike.exceptions.DegenerateComponentWarning`.
 
+    With ``missing="em"`` a row with observed features ``o`` contributes
+    ``log p(x_o) = log sum_k w_k N(x_o | mu_k,o, Sigma_k,oo)`` to the
+    likelihood, and the E-step replaces its sufficient statistics by their
+    expectations given ``x_o`` under each component (conditional means
+    ``mu_k,m + Sigma_k,mo Sigma_k,oo^{-1} (x_o - mu_k,o)`` plus the Schur
+    complement on the missing block; see :mod:`lookalike._math.missing`), so
+    ``lower_bound_`` is the mean observed-data log-likelihood and never
+    decreases. Rows with every entry missing carry no information and are
+    ignored in fitting (at inference their log-density is 0, the density of
+    the empty vector, and their posterior is ``weights_``). The data shift is
+    the weighted mean of each column's observed entries, and the
+    initialisation (``init_params``) runs on a copy of X whose missing entries
+    are replaced by those means.
+
     Examples
     --------
     >>> import numpy as np
@@ -197,6 +221,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose: int = 0,
         verbose_interval: int = 10,
         n_jobs: int | None = None,
+        missing: str = "raise",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -213,6 +238,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.missing = missing
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "em"
+        return tags
 
     # ----------------------------------------------------------------------------------
     # Fitting
@@ -250,19 +281,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X: npt.ArrayLike, sample_weight: npt.ArrayLike | None) -> np.ndarray:
         validate_params(self, _PARAMETERS)
         data: np.ndarray = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2,
+            ensure_all_finite="allow-nan" if self.missing == "em" else True,
         )
-        n_samples, n_features = data.shape
+        # With missing="em": ``fitted`` drops rows with no observed entry, ``filled``
+        # (for the initialisation) has missing entries replaced by column means.
+        fitted, weights, filled, shift = _observed_data(
+            data, check_sample_weight(sample_weight, data.shape[0])
+        )
+        n_samples, n_features = fitted.shape
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}"
             )
-        weights = check_sample_weight(sample_weight, n_samples)
-        self._check_constant_features(data)
+        self._check_constant_features(filled)
         initial = self._check_initial_parameters(n_features)
 
-        shift = _weighted_column_means(data, weights)
         blocks = row_slices(n_samples, self._rows_per_block(n_features))
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -278,7 +316,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._verbose_init_start(init)
             if do_init:
                 params = self._initial_parameters(
-                    data, weights, shift, blocks, random_state, initial, degenerate
+                    filled, weights, shift, blocks, random_state, initial, degenerate
                 )
                 lower_bound = -np.inf
             else:
@@ -289,7 +327,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             n_iter = 0
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
-                moments = self._em_pass(data, weights, shift, blocks, params)
+                moments = self._em_pass(fitted, weights, shift, blocks, params)
                 lower_bound = moments.log_likelihood / moments.total_weight
                 params = self._m_step(moments, params, degenerate)
                 lower_bounds.append(lower_bound)
@@ -339,13 +377,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     ) -> Moments:
         """One E-step over every block, summed into moments."""
-        mixture_weights, means, _, precisions_cholesky = params
+        mixture_weights, means, covariances, precisions_cholesky = params
         expanded = gm.expand_gaussians(means, precisions_cholesky, self.covariance_type)
         log_weights = np.log(mixture_weights)
+        missing_em = self.missing == "em"
 
         def block_moments(rows: slice) -> Moments:
             xt = gm.centred_block(X[rows], shift)
             row_weights = None if weights is None else weights[rows]
+            if missing_em:
+                return e_step_block_missing(
+                    xt,
+                    row_weights,
+                    expanded,
+                    log_weights,
+                    means,
+                    covariances,
+                    self.covariance_type,
+                )
             return e_step_block(xt, row_weights, expanded, log_weights, self.covariance_type)
 
         return reduce_blocks(block_moments, blocks, self.n_jobs)
@@ -496,8 +545,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_samples, k = X.shape[0], self.n_components
         if self.init_params in ("kmeans", "k-means++", "random_from_data"):
             if self.init_params == "kmeans":
+                from lookalike._kmeans_cache import cached_kmeans_labels
+
                 kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
-                labels = kmeans.fit(X, sample_weight=weights).labels_
+                labels = cached_kmeans_labels(kmeans, X, weights)
             else:
                 if self.init_params == "k-means++":
                     _, seeds = kmeans_plusplus(
@@ -560,15 +611,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _log_joint(self, X: np.ndarray) -> np.ndarray:
         """``log w_k + log N_k(x)`` for every row of validated X: shape (n, k)."""
-        weights, means, _, precisions_cholesky = self._get_parameters64()
+        weights, means, covariances, precisions_cholesky = self._get_parameters64()
         shift = weights @ means
         expanded = gm.expand_gaussians(means - shift, precisions_cholesky, self.covariance_type)
         log_weights = np.log(weights)
         out = np.empty((X.shape[0], self.n_components), dtype=np.float64)
         blocks = row_slices(X.shape[0], self._rows_per_block(X.shape[1]))
+        missing_em = self.missing == "em"
 
         def block_log_joint(rows: slice) -> None:
             xt = gm.centred_block(X[rows], shift)
+            if missing_em:
+                # NaN entries are integrated out: the marginal of the observed ones.
+                out[rows] = log_joint_block_missing(
+                    xt, expanded, log_weights, means - shift, covariances, self.covariance_type
+                ).T
+                return
             out[rows] = log_joint_block(xt, expanded, log_weights, self.covariance_type).T
 
         for _ in map_blocks(block_log_joint, blocks, self.n_jobs):
@@ -577,7 +635,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate_for_inference(self, X: npt.ArrayLike) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            reset=False,
+            ensure_all_finite="allow-nan" if self.missing == "em" else True,
+        )
 
     def _predict_validated(self, X: np.ndarray) -> np.ndarray:
         return self._log_joint(X).argmax(axis=1)
@@ -749,6 +813,39 @@ def _weighted_column_means(X: np.ndarray, weights: np.ndarray | None) -> np.ndar
     if weights is None:
         return X.mean(axis=0, dtype=np.float64)
     return (weights @ X.astype(np.float64, copy=False)) / weights.sum()
+
+
+def _observed_data(
+    X: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Rows to fit, their weights, a NaN-free copy for initialisation, the shift.
+
+    Without NaN: ``(X, weights, X, weighted column means)``. With NaN (only
+    ``missing="em"`` lets them through): rows with no observed entry are
+    dropped, the shift is the weighted mean of each column's observed entries
+    and the copy has every missing entry replaced by its column's shift.
+    """
+    observed = ~np.isnan(X)
+    if observed.all():
+        return X, weights, X, _weighted_column_means(X, weights)
+    informative = observed.any(axis=1)
+    if not informative.any():
+        raise ValueError("Every entry of X is missing (NaN): there is nothing to fit.")
+    if not informative.all():
+        X, observed = X[informative], observed[informative]
+        weights = None if weights is None else weights[informative]
+    row_weights = np.ones(X.shape[0]) if weights is None else weights
+    column_weight = row_weights @ observed
+    unobserved = np.flatnonzero(column_weight <= 0)
+    if unobserved.size:
+        raise ValueError(
+            f"Feature(s) {unobserved.tolist()} have no observed value (with positive "
+            "sample weight), so their distribution cannot be estimated. Drop those "
+            "features or provide observations."
+        )
+    shift = (row_weights @ np.where(observed, X.astype(np.float64), 0.0)) / column_weight
+    filled = np.where(observed, X, shift.astype(X.dtype))
+    return X, weights, filled, shift
 
 
 def _centred(

@@ -1,0 +1,498 @@
+"""Exact conditionals, marginals and imputation for fitted Gaussian models.
+
+:class:`GaussianConditioningMixin` adds :meth:`~GaussianConditioningMixin.condition`,
+:meth:`~GaussianConditioningMixin.marginal`, :meth:`~GaussianConditioningMixin.mean`,
+:meth:`~GaussianConditioningMixin.covariance` and
+:meth:`~GaussianConditioningMixin.impute` to any estimator that holds a
+Gaussian mixture in scikit-learn's attributes (``weights_``, ``means_``,
+``covariances_``, ``precisions_cholesky_`` shaped by ``covariance_type``).
+The formulas live in :mod:`lookalike._math.conditioning`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
+
+from lookalike._math import conditioning as cd
+from lookalike._math import gaussian as gm
+from lookalike._math.blocks import block_rows, map_blocks, row_slices
+from lookalike._validation import RandomStateLike, as_random_state
+
+FeatureKey = int | str
+
+_IMPUTE_METHODS = ("mean", "sample")
+
+_NOT_DEFINITE = (
+    "The conditional covariance is not positive definite to working precision: the "
+    "known features determine the unknown ones almost exactly. Refit with a larger "
+    "reg_covar, or drop the redundant features."
+)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread: tiny triangular solves are 100x slower with a spinning pool."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def _missing_patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a boolean mask (p, d) and each row's pattern index (n,).
+
+    Rows are packed into bits first; up to 64 features a pattern is one uint64,
+    so finding the distinct ones is a 1-D ``np.unique``.
+    """
+    packed = np.packbits(mask, axis=1)
+    if packed.shape[1] <= 8:
+        padded = np.zeros((len(mask), 8), dtype=np.uint8)
+        padded[:, : packed.shape[1]] = packed
+        keys = padded.view(np.uint64).reshape(-1)
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    return mask[first], inverse.reshape(-1)
+
+
+def _random_source(random_state: RandomStateLike) -> np.random.Generator | np.random.RandomState:
+    """A ``Generator`` as it is; anything else through :func:`as_random_state`."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return as_random_state(random_state)
+
+
+class GaussianConditioningMixin:
+    """Conditioning, marginalisation and imputation for fitted Gaussian (mixture) models.
+
+    Every method works on the fitted parameters only; conditionals and
+    marginals are new fitted estimators of the same class (built by
+    :func:`sklearn.base.clone`), so ``score_samples``, ``sample``,
+    ``predict``, ``bic``, and conditioning again, work on them.
+    """
+
+    covariance_type: str
+    n_features_in_: int
+
+    # ----------------------------------------------------------------------------------
+    # Public methods
+
+    def condition(self, x: npt.ArrayLike | Mapping[FeatureKey, float]) -> Self:
+        """The model of the unknown features given the known ones.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_features,) or (1, n_features), or dict
+            One row with NaN at the unknown features, or a dict
+            ``{feature index or name: value}`` of the known features (all others
+            are unknown). Names need a model fitted on a DataFrame. At least one
+            feature must be known and one unknown.
+
+        Returns
+        -------
+        model : estimator of the same class
+            Fitted, over the unknown features in their original order, with
+            ``n_features_in_`` (and ``feature_names_in_``) set accordingly.
+
+        Notes
+        -----
+        With ``o`` the known and ``m`` the unknown features, component ``k``
+        becomes ``N(mu_m + A_k (x_o - mu_o), S_mm - S_mo S_oo^{-1} S_om)`` with
+        ``A_k = S_mo S_oo^{-1}`` (Cholesky solves, no inverse), and its weight
+        ``w_k N(x_o | mu_k,o, S_k,oo)``, normalised in log space. The
+        covariance type is kept. See :mod:`lookalike._math.conditioning`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lookalike.gaussian import Gaussian
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=2000)
+        >>> model = Gaussian().fit(X)
+        >>> given = model.condition({0: 1.0})
+        >>> given.n_features_in_
+        1
+        >>> bool(abs(given.mean()[0] - 0.8) < 0.1)
+        True
+        """
+        check_is_fitted(self)
+        n_features = self.n_features_in_
+        if isinstance(x, Mapping):
+            known_keys = list(x.keys())
+            known = self._feature_indices(known_keys)
+            values = np.empty(len(known))
+            for i, key in enumerate(known_keys):
+                value = x[key]
+                if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+                    raise ValueError(
+                        f"The value given for feature {key!r} must be a finite number; got "
+                        f"{value!r}. Leave unknown features out of the dict."
+                    )
+                values[i] = float(value)
+            order = np.argsort(known, kind="stable")
+            known, values = known[order], values[order]
+        else:
+            try:
+                row = np.asarray(x, dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"x must be numeric: {error}") from None
+            if row.ndim == 2 and row.shape[0] == 1:
+                row = row[0]
+            if row.ndim != 1 or row.shape[0] != n_features:
+                raise ValueError(
+                    f"x must be one row of {n_features} values (NaN at the unknown features) "
+                    f"or a dict of the known features; got an array of shape "
+                    f"{np.shape(x)}."
+                )
+            if np.any(np.isinf(row)):
+                raise ValueError("x contains infinity; mark unknown features with NaN.")
+            known = np.flatnonzero(~np.isnan(row))
+            values = row[known]
+        missing = np.setdiff1d(np.arange(n_features), known)
+        if known.size == 0:
+            raise ValueError(
+                "Nothing is known: give at least one feature's value to condition on "
+                "(use the model itself, or marginal(), for no condition)."
+            )
+        if missing.size == 0:
+            raise ValueError(
+                "Every feature is known, so nothing is left to model: leave at least one "
+                "feature unknown (NaN, or out of the dict)."
+            )
+        weights, means, covariances = self._parameters64()
+        try:
+            with _single_threaded_blas():
+                new_weights, new_means, new_covariances = cd.condition_parameters(
+                    weights, means, covariances, self.covariance_type, values, known, missing
+                )
+        except np.linalg.LinAlgError:
+            raise ValueError(_NOT_DEFINITE) from None
+        return self._with_parameters(new_weights, new_means, new_covariances, missing)
+
+    def marginal(self, features: Sequence[FeatureKey] | FeatureKey) -> Self:
+        """The model of a subset of the features, integrating out the others.
+
+        Parameters
+        ----------
+        features : list of int or str
+            Feature indices or names (names need a model fitted on a DataFrame),
+            in the order the new model will use. No repeats.
+
+        Returns
+        -------
+        model : estimator of the same class
+            Fitted, with the same weights and the selected means and covariance
+            blocks.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lookalike.gaussian import Gaussian
+        >>> X = np.random.default_rng(0).normal(size=(100, 3))
+        >>> model = Gaussian().fit(X)
+        >>> np.allclose(model.marginal([2, 0]).mean(), model.mean()[[2, 0]])
+        True
+        """
+        check_is_fitted(self)
+        single = isinstance(features, str | numbers.Integral)
+        keys: list[Any] = [features] if single else list(features)  # type: ignore[arg-type]
+        if not keys:
+            raise ValueError("marginal() needs at least one feature.")
+        indices = self._feature_indices(keys)
+        weights, means, covariances = self._parameters64()
+        new_means, new_covariances = cd.marginal_parameters(
+            means, covariances, self.covariance_type, indices
+        )
+        return self._with_parameters(weights, new_means, new_covariances, indices)
+
+    def mean(self) -> np.ndarray:
+        """Mean of the model: ``sum_k w_k mu_k``, shape (n_features,)."""
+        check_is_fitted(self)
+        weights, means, covariances = self._parameters64()
+        return cd.mixture_moments(weights, means, covariances, self.covariance_type)[0]
+
+    def covariance(self) -> np.ndarray:
+        """Covariance matrix of the whole model, shape (n_features, n_features).
+
+        For a mixture, ``sum_k w_k (S_k + (mu_k - mu)(mu_k - mu)^T)`` with
+        ``mu`` the mixture mean (law of total variance).
+        """
+        check_is_fitted(self)
+        weights, means, covariances = self._parameters64()
+        return cd.mixture_moments(weights, means, covariances, self.covariance_type)[1]
+
+    def impute(
+        self,
+        X: npt.ArrayLike,
+        method: str = "mean",
+        random_state: RandomStateLike = None,
+    ) -> np.ndarray:
+        """Fill the NaN entries of X from the model's conditional distributions.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Data with NaN at the missing entries; infinities are an error.
+        method : {"mean", "sample"}, default="mean"
+            ``"mean"`` fills the conditional mean ``E[x_m | x_o]`` (Gaussian
+            mixture regression); ``"sample"`` fills a draw from the
+            conditional distribution.
+        random_state : None, int, RandomState or Generator, default=None
+            Randomness of ``"sample"``; ``None`` draws from NumPy's global
+            random state (new values at every call). The same seed gives the
+            same values.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), float64
+            A copy of X with every NaN filled; complete rows are unchanged.
+            Rows with every feature missing get the model's mean (``"mean"``)
+            or a draw from the model (``"sample"``).
+
+        Notes
+        -----
+        Rows are grouped by their pattern of missing features. For each
+        pattern the regression coefficients ``A_k`` and conditional
+        covariances are computed once per component (see :meth:`condition`);
+        then, over blocks of that pattern's rows, the responsibilities
+        ``p(k | x_o) = softmax_k(log w_k + log N(x_o | mu_k,o, S_k,oo))`` give
+        the mean ``sum_k p(k | x_o) mu_k,m|o`` or, for ``"sample"``, a
+        component drawn from ``p(k | x_o)`` and then a draw from that
+        component's conditional Gaussian. No per-row model is built. Patterns
+        run on threads (``n_jobs`` where the estimator has it); for ``"sample"``
+        each pattern draws from its own stream, spawned from ``random_state``
+        before any thread starts, so the result does not depend on threading.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lookalike.gaussian import Gaussian
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=2000)
+        >>> model = Gaussian().fit(X)
+        >>> filled = model.impute([[1.0, np.nan], [np.nan, np.nan], [0.5, 0.5]])
+        >>> bool(abs(filled[0, 1] - 0.8) < 0.1), filled[2].tolist()
+        (True, [0.5, 0.5])
+        """
+        check_is_fitted(self)
+        if not isinstance(method, str) or method not in _IMPUTE_METHODS:
+            raise ValueError(f"method must be one of {_IMPUTE_METHODS}; got {method!r}.")
+        data: np.ndarray = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=np.float64,
+            ensure_all_finite="allow-nan",
+            copy=True,
+            ensure_min_samples=0,
+        )
+        if data.shape[0] == 0:
+            return data
+        weights, means, covariances = self._parameters64()
+        weights = weights / weights.sum()
+        log_weights = np.log(np.maximum(weights, np.finfo(np.float64).tiny))
+        patterns, inverse = _missing_patterns(np.isnan(data))
+        # Rows of each pattern, in row order: one stable sort, then contiguous runs.
+        order = np.argsort(inverse, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(patterns)))])
+        todo = [index for index, pattern in enumerate(patterns) if pattern.any()]
+        # One independent stream per pattern, drawn up front, so that the result does not
+        # depend on the order in which threads finish.
+        streams: list[np.random.Generator | None] = [None] * len(patterns)
+        if method == "sample" and todo:
+            source = _random_source(random_state)
+            entropy = int.from_bytes(source.bytes(16), "little")
+            children = np.random.SeedSequence(entropy).spawn(len(todo))
+            for index, child in zip(todo, children, strict=True):
+                streams[index] = np.random.default_rng(child)
+
+        def fill(task: slice) -> None:
+            index = todo[task.start]
+            pattern = patterns[index]
+            self._impute_pattern(
+                data,
+                order[starts[index] : starts[index + 1]],
+                np.flatnonzero(~pattern),
+                np.flatnonzero(pattern),
+                (log_weights, means, covariances),
+                streams[index],
+            )
+
+        tasks = [slice(i, i + 1) for i in range(len(todo))]
+        for _ in map_blocks(fill, tasks, getattr(self, "n_jobs", None)):
+            pass
+        return data
+
+    def _impute_pattern(
+        self,
+        data: np.ndarray,
+        rows: np.ndarray,
+        known: np.ndarray,
+        missing: np.ndarray,
+        parameters: tuple[np.ndarray, np.ndarray, np.ndarray],
+        rng: np.random.Generator | None,
+    ) -> None:
+        """Fill ``data[rows][:, missing]`` in place, for rows sharing one missing pattern."""
+        log_weights, means, covariances = parameters
+        try:
+            with _single_threaded_blas():
+                regression = cd.gaussian_regression(
+                    covariances, self.covariance_type, known, missing
+                )
+                factors = (
+                    None
+                    if rng is None
+                    else cd.conditional_sampling_factors(
+                        regression.covariances, self.covariance_type
+                    )
+                )
+        except np.linalg.LinAlgError:
+            raise ValueError(_NOT_DEFINITE) from None
+        shift = np.exp(log_weights) @ means[:, known]
+        expanded = cd.expand_known(means, regression, self.covariance_type, shift)
+        n_components, n_features = means.shape
+        per_block = block_rows(8 * (3 * n_components * (n_features + 2) + n_features))
+        for block in row_slices(len(rows), per_block):
+            block_index = rows[block]
+            rows_known = data[np.ix_(block_index, known)]
+            log_resp = cd.log_responsibilities(
+                log_weights,
+                cd.known_log_densities(rows_known, expanded, self.covariance_type, shift),
+            )
+            cond_means = cd.conditional_means(rows_known, means, regression)
+            if rng is None or factors is None:
+                filled = np.einsum("kb,kbm->bm", np.exp(log_resp), cond_means)
+            else:
+                filled = self._draw_conditional(rng, np.exp(log_resp), cond_means, factors)
+            data[np.ix_(block_index, missing)] = filled
+
+    # ----------------------------------------------------------------------------------
+    # Helpers
+
+    def _draw_conditional(
+        self,
+        rng: np.random.Generator,
+        responsibilities: np.ndarray,
+        cond_means: np.ndarray,
+        factors: np.ndarray,
+    ) -> np.ndarray:
+        """One draw per row: a component from its responsibilities, then its Gaussian."""
+        n_components, n_rows, n_missing = cond_means.shape
+        cumulative = np.cumsum(responsibilities, axis=0)
+        uniform = rng.uniform(size=n_rows)
+        components = (cumulative < uniform * cumulative[-1]).sum(axis=0)
+        components = np.minimum(components, n_components - 1)
+        noise = rng.standard_normal(size=(n_rows, n_missing))
+        out = cond_means[components, np.arange(n_rows)]
+        for component in np.unique(components):
+            chosen = components == component
+            out[chosen] += cd.scale_noise(
+                noise[chosen], factors, self.covariance_type, int(component)
+            )
+        return out
+
+    def _parameters64(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        fitted: Any = self
+        return (
+            np.asarray(fitted.weights_, dtype=np.float64),
+            np.asarray(fitted.means_, dtype=np.float64),
+            np.asarray(fitted.covariances_, dtype=np.float64),
+        )
+
+    def _feature_indices(self, keys: Sequence[Any]) -> np.ndarray:
+        """Indices of features given by index or by name; errors name the fix."""
+        n_features = self.n_features_in_
+        names = getattr(self, "feature_names_in_", None)
+        indices = []
+        for key in keys:
+            if isinstance(key, str):
+                if names is None:
+                    raise ValueError(
+                        f"Feature {key!r} is given by name, but the model was fitted without "
+                        "feature names (fit it on a DataFrame with string column names, or "
+                        "use column indices)."
+                    )
+                found = np.flatnonzero(names == key)
+                if found.size == 0:
+                    raise ValueError(
+                        f"Unknown feature name {key!r}; the model's features are {list(names)}."
+                    )
+                indices.append(int(found[0]))
+            elif isinstance(key, numbers.Integral) and not isinstance(key, bool):
+                if not 0 <= int(key) < n_features:
+                    raise ValueError(
+                        f"Feature index {int(key)} is out of range: the model has "
+                        f"{n_features} features (indices 0 to {n_features - 1})."
+                    )
+                indices.append(int(key))
+            else:
+                raise ValueError(
+                    f"Features are given by integer index or by name (str); got {key!r}."
+                )
+        result = np.asarray(indices, dtype=np.intp)
+        if len(np.unique(result)) != len(result):
+            raise ValueError(f"Each feature may be given only once; got {list(keys)}.")
+        return result
+
+    def _with_parameters(
+        self,
+        weights: np.ndarray,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        features: np.ndarray,
+    ) -> Self:
+        """A fitted clone holding these parameters, over the parent's ``features``."""
+        try:
+            if self.covariance_type in ("full", "tied"):
+                with _single_threaded_blas():
+                    factors = (
+                        gm.precision_cholesky_of_matrix(covariances)
+                        if self.covariance_type == "tied"
+                        else np.stack([gm.precision_cholesky_of_matrix(c) for c in covariances])
+                    )
+            else:
+                if np.any(covariances <= 0):
+                    raise np.linalg.LinAlgError
+                factors = 1.0 / np.sqrt(covariances)
+        except np.linalg.LinAlgError:
+            raise ValueError(_NOT_DEFINITE) from None
+        model: Any = clone(self)
+        # Initial parameters are shaped for the parent's features: a refit of the
+        # sub-model must not inherit them.
+        stale = {"weights_init", "means_init", "precisions_init"} & set(model.get_params())
+        model.set_params(**dict.fromkeys(stale))
+        model.weights_ = weights
+        model.means_ = means
+        model.covariances_ = covariances
+        model.precisions_cholesky_ = factors
+        model.precisions_ = gm.precisions_from_cholesky(factors, self.covariance_type)
+        model.n_features_in_ = len(features)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            model.feature_names_in_ = np.asarray(names)[features]
+        fitted: Any = self
+        if hasattr(fitted, "converged_"):
+            model.converged_ = True
+        if hasattr(fitted, "n_iter_"):
+            model.n_iter_ = 0
+        if hasattr(fitted, "lower_bound_"):
+            model.lower_bound_ = float("nan")
+        if hasattr(fitted, "lower_bounds_"):
+            model.lower_bounds_ = []
+        model._set_derived_attributes()
+        return model
+
+    def _set_derived_attributes(self) -> None:
+        """Hook: subclasses set attributes that follow from the mixture-shaped ones."""

@@ -3,11 +3,12 @@
 Digits (1,797 images of 8x8 pixels) are reduced by PCA keeping 99% of the
 variance with whitening (41 dimensions), as in the "Gaussian mixtures in depth"
 chapter of the Python Data Science Handbook. Full-covariance mixtures with 10 to
-200 components are fitted side by side and their BIC and AIC printed. BIC's
-heavy penalty for the 902 parameters of each 41-dimensional component picks
-very few components, which draw blurry digits; like the chapter, the demo takes
-the lowest AIC. 100 new digits are drawn, mapped back to pixels and written as a
-PNG grid (real digits above, new ones below) and a CSV.
+200 components are fitted side by side by :class:`~lookalike.ModelSearch` and
+their BIC and AIC printed. BIC's heavy penalty for the 902 parameters of each
+41-dimensional component picks very few components, which draw blurry digits;
+like the chapter, the demo takes the lowest AIC. 100 new digits are drawn,
+mapped back to pixels and written as a PNG grid (real digits above, new ones
+below) and a CSV.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from lookalike._io import atomic_open, atomic_path
-from lookalike._parallel import fit_many
 from lookalike.datasets import load_digits
 from lookalike.exceptions import ConvergenceWarning
 from lookalike.mixture import GaussianMixture
+from lookalike.model_selection import ModelSearch
 
 COMPONENT_COUNTS = tuple(range(10, 201, 10))
 
@@ -59,16 +60,22 @@ def run_demo(
         f"{reduced.shape[1]} dimensions"
     )
 
-    candidates = [
-        GaussianMixture(n, covariance_type="full", random_state=seed) for n in component_counts
-    ]
+    search = ModelSearch(
+        GaussianMixture(covariance_type="full", random_state=seed),
+        {"n_components": list(component_counts)},
+        criterion="aic",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fitted = fit_many(candidates, reduced)
-    criteria = [(m.n_components, m.bic(reduced), m.aic(reduced)) for m in fitted]
-    lowest_bic = int(np.argmin([bic for _, bic, _ in criteria]))
-    lowest_aic = int(np.argmin([aic for _, _, aic in criteria]))
-    best = fitted[lowest_aic]
+        search.fit(reduced)
+    table = search.results_
+    criteria = [
+        (int(n), float(bic), float(aic))
+        for n, bic, aic in zip(table["n_components"], table["bic"], table["aic"], strict=True)
+    ]
+    lowest_bic = int(np.argmin(table["bic"]))
+    lowest_aic = search.best_index_
+    best = search.best_estimator_
 
     echo(f"{'n_components':>12}  {'BIC':>12}  {'AIC':>12}")
     for index, (n, bic, aic) in enumerate(criteria):

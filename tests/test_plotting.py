@@ -25,8 +25,10 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from conftest import COVARIANCE_TYPES, dense_covariances_of, make_blobs
 from lookalike.exceptions import NotFittedError
+from lookalike.gaussian import Gaussian
 from lookalike.kde import KernelDensity
 from lookalike.mixture import GaussianMixture
+from lookalike.model_selection import ModelSearch
 from lookalike.plotting import (
     digit_mosaic,
     plot_criterion,
@@ -147,6 +149,25 @@ def test_mixture_accepts_sklearn_and_duck_typed_one_component_models():
     assert abs(angle_difference(ellipses[1].angle, angle)) < 1e-8
     np.testing.assert_allclose(ellipses[0].center, [1.0, -1.0])
     assert len(np.unique(ax.collections[0].get_facecolors(), axis=0)) == 1
+    assert_renders(ax.figure)
+
+
+def test_mixture_and_criterion_with_the_real_gaussian_and_model_search():
+    X, _ = make_blobs(150)
+    gaussian = Gaussian().fit(X)
+    ax = plot_mixture(gaussian, X, n_std=(2,))
+    (ellipse,) = [p for p in ax.patches if isinstance(p, Ellipse)]
+    major, minor, _ = ellipse_oracle(np.cov(X.T, bias=True))
+    np.testing.assert_allclose([ellipse.width, ellipse.height], 4 * np.sqrt([major, minor]))
+    np.testing.assert_allclose(ellipse.center, X.mean(axis=0))
+
+    search = ModelSearch(
+        GaussianMixture(random_state=0), {"n_components": [1, 2, 3, 4]}, criterion="bic"
+    ).fit(X)
+    ax = search.plot()
+    lines = criterion_lines(ax)
+    np.testing.assert_allclose(lines["bic"].get_ydata(), search.results_["bic"])
+    np.testing.assert_allclose(lines["aic"].get_ydata(), search.results_["aic"])
     assert_renders(ax.figure)
 
 

@@ -27,6 +27,7 @@ from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from conftest import make_blobs
+from lookalike.gaussian import Gaussian
 from lookalike.kde import KernelDensity
 from lookalike.mixture import GaussianMixture
 from lookalike.reduced import (
@@ -82,7 +83,8 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 @pytest.mark.parametrize("whiten", [True, False])
-def test_single_gaussian_is_probabilistic_pca(whiten):
+@pytest.mark.parametrize("density", ["GaussianMixture", "Gaussian"])
+def test_single_gaussian_is_probabilistic_pca(whiten, density):
     # A full-covariance Gaussian fitted by maximum likelihood to the PCA scores has mean 0
     # and covariance (n-1)/n diag(lambda) (scores of unit variance with n - 1 in the
     # denominator when whitened); adding the isotropic residual of variance sigma^2 gives
@@ -94,9 +96,8 @@ def test_single_gaussian_is_probabilistic_pca(whiten):
     # not depend on whitening. Tolerance: EM reaches the MLE in one step; rtol 1e-8.
     X = near_plane(400, d=5, q=2)
     n = X.shape[0]
-    model = ReducedDensity(
-        GaussianMixture(1, reg_covar=0.0), PCA(2, whiten=whiten, svd_solver="full")
-    ).fit(X)
+    estimator = GaussianMixture(1, reg_covar=0.0) if density == "GaussianMixture" else Gaussian()
+    model = ReducedDensity(estimator, PCA(2, whiten=whiten, svd_solver="full")).fit(X)
     oracle = PCA(2, svd_solver="full").fit(X)
     oracle.explained_variance_ = oracle.explained_variance_ * (n - 1) / n
     queries = np.vstack([X[:50], near_plane(50, d=5, q=2, seed=7), X[:5] + 3.0])

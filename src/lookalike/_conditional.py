@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
@@ -24,6 +22,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
+from lookalike._features import feature_indices, split_known
 from lookalike._math import conditioning as cd
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, map_blocks, row_slices
@@ -128,49 +127,9 @@ class GaussianConditioningMixin:
         True
         """
         check_is_fitted(self)
-        n_features = self.n_features_in_
-        if isinstance(x, Mapping):
-            known_keys = list(x.keys())
-            known = self._feature_indices(known_keys)
-            values = np.empty(len(known))
-            for i, key in enumerate(known_keys):
-                value = x[key]
-                if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-                    raise ValueError(
-                        f"The value given for feature {key!r} must be a finite number; got "
-                        f"{value!r}. Leave unknown features out of the dict."
-                    )
-                values[i] = float(value)
-            order = np.argsort(known, kind="stable")
-            known, values = known[order], values[order]
-        else:
-            try:
-                row = np.asarray(x, dtype=np.float64)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"x must be numeric: {error}") from None
-            if row.ndim == 2 and row.shape[0] == 1:
-                row = row[0]
-            if row.ndim != 1 or row.shape[0] != n_features:
-                raise ValueError(
-                    f"x must be one row of {n_features} values (NaN at the unknown features) "
-                    f"or a dict of the known features; got an array of shape "
-                    f"{np.shape(x)}."
-                )
-            if np.any(np.isinf(row)):
-                raise ValueError("x contains infinity; mark unknown features with NaN.")
-            known = np.flatnonzero(~np.isnan(row))
-            values = row[known]
-        missing = np.setdiff1d(np.arange(n_features), known)
-        if known.size == 0:
-            raise ValueError(
-                "Nothing is known: give at least one feature's value to condition on "
-                "(use the model itself, or marginal(), for no condition)."
-            )
-        if missing.size == 0:
-            raise ValueError(
-                "Every feature is known, so nothing is left to model: leave at least one "
-                "feature unknown (NaN, or out of the dict)."
-            )
+        known, values, missing = split_known(
+            x, self.n_features_in_, getattr(self, "feature_names_in_", None)
+        )
         weights, means, covariances = self._parameters64()
         try:
             with _single_threaded_blas():
@@ -186,7 +145,7 @@ class GaussianConditioningMixin:
 
         Parameters
         ----------
-        features : list of int or str
+        features : int, str or sequence of int or str
             Feature indices or names (names need a model fitted on a DataFrame),
             in the order the new model will use. No repeats.
 
@@ -206,11 +165,9 @@ class GaussianConditioningMixin:
         True
         """
         check_is_fitted(self)
-        single = isinstance(features, str | numbers.Integral)
-        keys: list[Any] = [features] if single else list(features)  # type: ignore[arg-type]
-        if not keys:
-            raise ValueError("marginal() needs at least one feature.")
-        indices = self._feature_indices(keys)
+        indices = feature_indices(
+            features, self.n_features_in_, getattr(self, "feature_names_in_", None)
+        )
         weights, means, covariances = self._parameters64()
         new_means, new_covariances = cd.marginal_parameters(
             means, covariances, self.covariance_type, indices
@@ -410,41 +367,6 @@ class GaussianConditioningMixin:
             np.asarray(fitted.means_, dtype=np.float64),
             np.asarray(fitted.covariances_, dtype=np.float64),
         )
-
-    def _feature_indices(self, keys: Sequence[Any]) -> np.ndarray:
-        """Indices of features given by index or by name; errors name the fix."""
-        n_features = self.n_features_in_
-        names = getattr(self, "feature_names_in_", None)
-        indices = []
-        for key in keys:
-            if isinstance(key, str):
-                if names is None:
-                    raise ValueError(
-                        f"Feature {key!r} is given by name, but the model was fitted without "
-                        "feature names (fit it on a DataFrame with string column names, or "
-                        "use column indices)."
-                    )
-                found = np.flatnonzero(names == key)
-                if found.size == 0:
-                    raise ValueError(
-                        f"Unknown feature name {key!r}; the model's features are {list(names)}."
-                    )
-                indices.append(int(found[0]))
-            elif isinstance(key, numbers.Integral) and not isinstance(key, bool):
-                if not 0 <= int(key) < n_features:
-                    raise ValueError(
-                        f"Feature index {int(key)} is out of range: the model has "
-                        f"{n_features} features (indices 0 to {n_features - 1})."
-                    )
-                indices.append(int(key))
-            else:
-                raise ValueError(
-                    f"Features are given by integer index or by name (str); got {key!r}."
-                )
-        result = np.asarray(indices, dtype=np.intp)
-        if len(np.unique(result)) != len(result):
-            raise ValueError(f"Each feature may be given only once; got {list(keys)}.")
-        return result
 
     def _with_parameters(
         self,

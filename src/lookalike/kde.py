@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -26,6 +27,7 @@ from sklearn.model_selection import check_cv
 from sklearn.neighbors import VALID_METRICS
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from lookalike._features import feature_indices, split_known
 from lookalike._math import binned
 from lookalike._math.cross_validation import held_out_log_densities
 from lookalike._math.kde_conditioning import condition_gaussian_kde, restrict_bandwidth
@@ -824,7 +826,7 @@ default="gaussian"
     # ----------------------------------------------------------------------------------
     # Conditionals and marginals (Gaussian kernel)
 
-    def condition(self, x: npt.ArrayLike | dict[Any, float]) -> KernelDensity:
+    def condition(self, x: npt.ArrayLike | Mapping[Any, float]) -> KernelDensity:
         """The density of the unknown features given the known ones, as a new estimate.
 
         Exact for ``kernel="gaussian"`` (with the Euclidean metric): the
@@ -899,21 +901,11 @@ default="gaussian"
         """
         check_is_fitted(self)
         self._check_gaussian("condition")
-        values = self._known_values(x)
-        known = np.flatnonzero(~np.isnan(values))
-        unknown = np.flatnonzero(np.isnan(values))
-        if known.size == 0:
-            raise ValueError(
-                "condition needs at least one known feature; every value of x is NaN. Give "
-                "the known values (or use marginal for the density of a subset of features)."
-            )
-        if unknown.size == 0:
-            raise ValueError(
-                "condition needs at least one unknown feature (NaN in x, or left out of the "
-                "dict); every feature is known, so there is nothing to condition."
-            )
+        known, values, unknown = split_known(
+            x, self.n_features_in_, getattr(self, "feature_names_in_", None)
+        )
         result = condition_gaussian_kde(
-            self._data, self._weights, self.bandwidth_, known, unknown, values[known]
+            self._data, self._weights, self.bandwidth_, known, unknown, values
         )
         return self._gaussian_submodel(result.centres, result.weights, result.bandwidth, unknown)
 
@@ -961,19 +953,9 @@ default="gaussian"
         """
         check_is_fitted(self)
         self._check_gaussian("marginal")
-        if isinstance(features, str | numbers.Integral):
-            features = [features]
-        try:
-            items = list(np.asarray(features, dtype=object).ravel())
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"features must be feature indices or names; got {features!r}."
-            ) from None
-        if not items:
-            raise ValueError("features is empty; name at least one feature.")
-        indices = np.array([self._feature_index(item) for item in items], dtype=np.intp)
-        if np.unique(indices).size != indices.size:
-            raise ValueError(f"features repeats a feature: {items!r}. Give each feature once.")
+        indices = feature_indices(
+            features, self.n_features_in_, getattr(self, "feature_names_in_", None)
+        )
         return self._gaussian_submodel(
             self._data[:, indices],
             self._weights,
@@ -996,57 +978,6 @@ default="gaussian"
                 f"{method} needs metric='euclidean'; this model has metric={self.metric!r}, "
                 "whose kernel does not factor over features. Refit with metric='euclidean'."
             )
-
-    def _feature_index(self, key: Any) -> int:
-        """The column index of a feature given by index or by name."""
-        d = self.n_features_in_
-        if isinstance(key, str):
-            names = getattr(self, "feature_names_in_", None)
-            if names is None:
-                raise ValueError(
-                    f"Feature {key!r} is given by name, but the model was fitted without "
-                    "feature names. Give feature indices, or fit on a DataFrame."
-                )
-            matches = np.flatnonzero(names == key)
-            if matches.size == 0:
-                raise ValueError(
-                    f"Unknown feature name {key!r}; the model's features are {list(names)!r}."
-                )
-            return int(matches[0])
-        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-            if not 0 <= int(key) < d:
-                raise ValueError(
-                    f"Feature index {int(key)} is out of range; the model has {d} features "
-                    f"(indices 0 to {d - 1})."
-                )
-            return int(key)
-        raise ValueError(f"A feature is given by an int index or a str name; got {key!r}.")
-
-    def _known_values(self, x: npt.ArrayLike | dict[Any, float]) -> np.ndarray:
-        """The row of shape (n_features,) with NaN at the unknown features."""
-        d = self.n_features_in_
-        if isinstance(x, dict):
-            values = np.full(d, np.nan)
-            for key, value in x.items():
-                index = self._feature_index(key)
-                if not np.isnan(values[index]):
-                    raise ValueError(f"Feature {key!r} is given twice in x.")
-                number = _finite_value(value, key)
-                values[index] = number
-            return values
-        try:
-            row = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"x must be numeric (NaN for unknown features): {error}") from None
-        if row.shape not in ((d,), (1, d)):
-            raise ValueError(
-                f"x must be one row of shape ({d},) or (1, {d}) with NaN at the unknown "
-                f"features, or a dict of known values; got shape {row.shape}."
-            )
-        row = row.reshape(d)
-        if np.any(np.isinf(row)):
-            raise ValueError("x contains infinity; known values must be finite.")
-        return row
 
     def _gaussian_submodel(
         self,
@@ -1193,19 +1124,6 @@ def cross_validate_bandwidth(
 
 # --------------------------------------------------------------------------------------
 # Helpers
-
-
-def _finite_value(value: Any, key: Any) -> float:
-    """A known value of ``condition``'s dict: a finite real number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.number):
-        raise ValueError(f"The value of feature {key!r} must be a real number; got {value!r}.")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(
-            f"The value of feature {key!r} is {number}; known values must be finite (leave "
-            "unknown features out of the dict)."
-        )
-    return number
 
 
 def _sklearn_rule(name: str, n_samples: int, n_features: int) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lookalike._features import feature_indices
 from lookalike.exceptions import NotFittedError
 
 
@@ -198,26 +199,8 @@ def _feature_indices(model: Any, features: Sequence[Any], n_features: int) -> li
     if isinstance(features, str) or len(features) != 2:
         raise ValueError(f"features must name exactly two features; got {features!r}")
     names = getattr(model, "feature_names_in_", None)
-    indices = []
-    for feature in features:
-        if isinstance(feature, str):
-            if names is None or feature not in list(names):
-                known = "none (fitted on an array)" if names is None else list(names)
-                raise ValueError(
-                    f"unknown feature {feature!r}; the model's feature names are {known}. "
-                    "Pass feature positions instead."
-                )
-            indices.append(list(names).index(feature))
-        elif isinstance(feature, numbers.Integral) and -n_features <= int(feature) < n_features:
-            indices.append(int(feature) % n_features)
-        else:
-            raise ValueError(
-                f"feature {feature!r} is not a position in [0, {n_features}) of the model's "
-                f"{n_features} features"
-            )
-    if indices[0] == indices[1]:
-        raise ValueError(f"features must be two different features; got {features!r}")
-    return indices
+    indices = feature_indices(features, n_features, names)
+    return [int(index) for index in indices]
 
 
 def _mixture_parameters(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -35,10 +35,12 @@ test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	cd benchmarks && ../$(BIN)/python bench_gmm.py --smoke > /dev/null
 	cd benchmarks && ../$(BIN)/python bench_kde.py --smoke > /dev/null
+	cd benchmarks && ../$(BIN)/python bench_toolkit.py --smoke > /dev/null
 
 bench: $(VENV)/.test-installed
 	cd benchmarks && ../$(BIN)/python bench_gmm.py
 	cd benchmarks && ../$(BIN)/python bench_kde.py
+	cd benchmarks && ../$(BIN)/python bench_toolkit.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info

@@ -11,8 +11,6 @@ The formulas live in :mod:`lookalike._math.conditioning`.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
@@ -20,12 +18,11 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
 from lookalike._features import feature_indices, split_known
 from lookalike._math import conditioning as cd
 from lookalike._math import gaussian as gm
-from lookalike._math.blocks import block_rows, map_blocks, row_slices
+from lookalike._math.blocks import block_rows, map_blocks, row_slices, single_threaded_blas
 from lookalike._validation import RandomStateLike, as_random_state
 
 FeatureKey = int | str
@@ -37,16 +34,6 @@ _NOT_DEFINITE = (
     "known features determine the unknown ones almost exactly. Refit with a larger "
     "reg_covar, or drop the redundant features."
 )
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
-    """One BLAS thread: tiny triangular solves are 100x slower with a spinning pool."""
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _missing_patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +119,7 @@ class GaussianConditioningMixin:
         )
         weights, means, covariances = self._parameters64()
         try:
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 new_weights, new_means, new_covariances = cd.condition_parameters(
                     weights, means, covariances, self.covariance_type, values, known, missing
                 )
@@ -304,7 +291,7 @@ class GaussianConditioningMixin:
         """Fill ``data[rows][:, missing]`` in place, for rows sharing one missing pattern."""
         log_weights, means, covariances = parameters
         try:
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 regression = cd.gaussian_regression(
                     covariances, self.covariance_type, known, missing
                 )
@@ -378,7 +365,7 @@ class GaussianConditioningMixin:
         """A fitted clone holding these parameters, over the parent's ``features``."""
         try:
             if self.covariance_type in ("full", "tied"):
-                with _single_threaded_blas():
+                with single_threaded_blas():
                     factors = (
                         gm.precision_cholesky_of_matrix(covariances)
                         if self.covariance_type == "tied"

@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 import numpy.typing as npt
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits
 
 from lookalike._math.blocks import effective_n_jobs
+from lookalike._math.blocks import single_threaded_libraries as one_thread_per_library
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ def run_tasks(
     """
     n_threads = min(effective_n_jobs(n_jobs), len(tasks))
     limit = n_threads > 1 if single_threaded_libraries is None else single_threaded_libraries
-    limits = threadpool_limits(limits=1) if limit else contextlib.nullcontext()
+    limits = one_thread_per_library() if limit else contextlib.nullcontext()
     with limits:
         if n_threads <= 1:
             for task in tasks:

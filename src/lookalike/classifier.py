@@ -22,9 +22,8 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
-from threadpoolctl import threadpool_limits
 
-from lookalike._math.blocks import effective_n_jobs
+from lookalike._math.blocks import effective_n_jobs, single_threaded_libraries
 from lookalike._validation import (
     MAX_SEED,
     ArrayLikeOrNone,
@@ -235,7 +234,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             self.estimators_ = [fit_class(k) for k in range(n_classes)]
         else:
             with (
-                threadpool_limits(limits=1),
+                single_threaded_libraries(),
                 ThreadPoolExecutor(max_workers=n_threads) as pool,
             ):
                 self.estimators_ = list(pool.map(fit_class, range(n_classes)))

@@ -54,14 +54,12 @@ is that of the empty vector, ``log p = 0``, so their log joint is ``log w_k``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
-from lookalike._math.blocks import block_rows
+from lookalike._math.blocks import block_rows, single_threaded_blas
 from lookalike._math.em import Moments, e_step_block, log_joint_block, normalise_log_columns
 from lookalike._math.gaussian import LOG_2PI, ExpandedGaussians
 
@@ -171,22 +169,6 @@ def _row_chunks(columns: np.ndarray, n_components: int, n_features: int) -> list
     """Split a pattern's columns so that (k, d, rows) temporaries stay in budget."""
     size = block_rows(8 * n_components * (n_features + 2))
     return [columns[start : start + size] for start in range(0, len(columns), size)]
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """One controller for the process (building one scans the loaded libraries)."""
-    return ThreadpoolController()
-
-
-def _single_blas_thread() -> Any:
-    """Context limiting BLAS to one thread.
-
-    Patterns bring many tiny factorisations and solves, for which BLAS threads
-    only cost synchronisation: on two busy cores a (3, 3) triangular solve of
-    100 columns took 15 ms with two BLAS threads and 0.2 ms with one.
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _dense_covariances(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
@@ -397,7 +379,7 @@ def log_joint_block_missing(
         )
     else:
         part_out = np.empty((len(log_weights), len(incomplete)))
-        with _single_blas_thread():
+        with single_threaded_blas():
             _log_joint_patterns(part, log_weights, means, covariances, covariance_type, part_out)
         out[:, incomplete] = part_out
     return out
@@ -443,7 +425,7 @@ def e_step_block_missing(
             part, part_weight, log_weights, means, covariances, covariance_type
         )
     else:
-        with _single_blas_thread():
+        with single_threaded_blas():
             moments = _moments_patterns(
                 part, part_weight, log_weights, means, covariances, covariance_type
             )

@@ -6,7 +6,9 @@ from lookalike.gaussian import Gaussian
 from lookalike.kde import BandwidthCurve, KernelDensity, cross_validate_bandwidth
 from lookalike.mixture import GaussianMixture
 from lookalike.model_selection import ModelSearch
+from lookalike.persistence import load, save
 from lookalike.reduced import ReducedDensity
+from lookalike.tabular import Synthesizer
 
 __all__ = [
     "BandwidthCurve",
@@ -16,6 +18,9 @@ __all__ = [
     "KernelDensity",
     "ModelSearch",
     "ReducedDensity",
+    "Synthesizer",
     "__version__",
     "cross_validate_bandwidth",
+    "load",
+    "save",
 ]

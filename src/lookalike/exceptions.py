@@ -12,6 +12,7 @@ __all__ = [
     "DegenerateComponentWarning",
     "ISJFallbackWarning",
     "InvalidParameterError",
+    "ModelFileError",
     "NotFittedError",
 ]
 
@@ -43,4 +44,12 @@ class ISJFallbackWarning(UserWarning):
     ``t = xi gamma^[l](t)`` of Botev et al. (2010) has no solution in the
     searched range (typically fewer than about 8 distinct values, or a constant
     feature); those features get the ``"silverman-robust"`` bandwidth instead.
+    """
+
+
+class ModelFileError(ValueError):
+    """A model file cannot be loaded: it is corrupted, foreign, too large or unsafe.
+
+    Raised by :func:`lookalike.persistence.load` with a one-line message naming
+    the problem; nothing from the file has been executed.
     """

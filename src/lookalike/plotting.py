@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from lookalike._features import feature_indices
 from lookalike.exceptions import NotFittedError
+from lookalike.model_selection import RESULT_COLUMNS
 
 
 def _pyplot() -> Any:
@@ -390,21 +391,7 @@ def plot_mixture(
 # Model-search criteria
 
 # Columns of ModelSearch.results_ that are not swept parameters.
-_RESULT_COLUMNS = frozenset(
-    {
-        "model",
-        "params",
-        "n_parameters",
-        "log_likelihood",
-        "bic",
-        "aic",
-        "cv_log_likelihood",
-        "cv_std",
-        "fit_time",
-        "converged",
-        "rank",
-    }
-)
+_RESULT_COLUMNS = frozenset({"model", "params", *RESULT_COLUMNS})
 
 _CRITERION_LABELS = {
     "bic": "BIC (lower is better)",

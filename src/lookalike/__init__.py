@@ -2,6 +2,7 @@
 
 from lookalike._version import __version__
 from lookalike.classifier import GenerativeClassifier
+from lookalike.evaluation import EvaluationReport, evaluate
 from lookalike.gaussian import Gaussian
 from lookalike.kde import BandwidthCurve, KernelDensity, cross_validate_bandwidth
 from lookalike.mixture import GaussianMixture
@@ -12,6 +13,7 @@ from lookalike.tabular import Synthesizer
 
 __all__ = [
     "BandwidthCurve",
+    "EvaluationReport",
     "Gaussian",
     "GaussianMixture",
     "GenerativeClassifier",
@@ -21,6 +23,7 @@ __all__ = [
     "Synthesizer",
     "__version__",
     "cross_validate_bandwidth",
+    "evaluate",
     "load",
     "save",
 ]

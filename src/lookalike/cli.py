@@ -1,11 +1,13 @@
-"""The ``lookalike`` command line: ``fit``, ``sample``, ``info`` and ``demo``.
+"""The ``lookalike`` command line: ``fit``, ``sample``, ``evaluate``, ``info`` and ``demo``.
 
 ``lookalike fit`` reads a table (CSV, Parquet or Excel), fits a
 :class:`~lookalike.tabular.Synthesizer` and saves it as a safe model file;
 ``lookalike sample`` loads one and writes new rows, optionally conditioned with
-``--where``; ``lookalike info`` shows what a model file holds. Problems with
-the user's input (a missing or unreadable file, an unknown column, a value
-outside a column's categories, a file that is not a model) print one line
+``--where``; ``lookalike evaluate`` compares synthetic rows with real ones and
+writes a self-contained HTML report; ``lookalike info`` shows what a model
+file holds. Problems with the user's input (a missing or unreadable file, an
+unknown column, a value outside a column's categories, a file that is not a
+model) print one line
 ``error: ...`` on stderr and exit with status 2, without a traceback; any other
 exception is a bug and keeps its traceback. Outputs are written atomically.
 """
@@ -189,6 +191,72 @@ def sample(
         typer.echo(f"wrote {rows.shape[0]} rows, {rows.shape[1]} columns to {output}")
 
 
+# --------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+@_user_errors
+def evaluate(
+    real: Annotated[
+        Path,
+        typer.Argument(
+            help="The real (training) table: .csv, .parquet/.pq or .xlsx/.xls.", show_default=False
+        ),
+    ],
+    synthetic: Annotated[
+        Path, typer.Argument(help="The synthetic table, same columns.", show_default=False)
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="HTML report to write (e.g. report.html).")
+    ],
+    holdout: Annotated[
+        Path | None,
+        typer.Option(
+            "--holdout",
+            help="Real rows not used for fitting: the privacy metrics compare against them.",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Column to predict for the utility metrics (TSTR)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+) -> None:
+    """Compare synthetic rows with real ones; write metrics and figures as one HTML file.
+
+    Example: lookalike evaluate train.csv synthetic.csv --holdout test.csv -o report.html
+    """
+    from lookalike._tables import read_table
+    from lookalike.evaluation import evaluate as evaluate_tables
+
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise _BadInput(f"the report is HTML: give -o a .html file, not {output}")
+    for given, what in ((real, "the real table"), (synthetic, "the synthetic table")):
+        _refuse_same(output, given, what)
+    if holdout is not None:
+        _refuse_same(output, holdout, "the holdout table")
+    with _progress(f"reading {real} and {synthetic}", quiet):
+        real_frame = read_table(real)
+        synthetic_frame = read_table(synthetic)
+        holdout_frame = None if holdout is None else read_table(holdout)
+    if target is not None and target not in real_frame.columns:
+        raise _BadInput(
+            f"--target {target!r} is not a column of {real}; columns are: "
+            f"{', '.join(map(str, real_frame.columns))}"
+        )
+    with _progress("computing fidelity, utility and privacy metrics", quiet):
+        report = evaluate_tables(
+            real_frame, synthetic_frame, holdout_frame, target=target, random_state=seed
+        )
+    with _progress(f"writing {output}", quiet):
+        written = report.to_html(output)
+    if not quiet:
+        for sentence in report.summary:
+            typer.echo(sentence)
+        typer.echo(f"wrote {written}")
+
+
 # --------------------------------------------------------------------------- info
 
 
@@ -243,6 +311,8 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Fit mixtures to the bundled digits, print BIC and AIC, write 100 new digits.
+
+    Also writes report.html, evaluating new digits against real and held-out ones.
 
     Example: lookalike demo --out demo-output
     """

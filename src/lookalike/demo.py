@@ -7,7 +7,8 @@ chapter of the Python Data Science Handbook. Full-covariance mixtures with 10 to
 their BIC and AIC printed. BIC's heavy penalty for the 902 parameters of each
 41-dimensional component picks very few components, which draw blurry digits;
 like the chapter, the demo takes the lowest AIC. 100 new digits are drawn,
-mapped back to pixels and written as a PNG grid (real digits above, new ones
+mapped back to pixels, rounded to the originals' integer intensities 0-16
+and written as a PNG grid (real digits above, new ones
 below) and a CSV. Last, the chosen configuration is refitted on 80% of the
 digits and its new digits are evaluated against those training digits and the
 20% held out (fidelity, privacy), written as the self-contained ``report.html``.
@@ -87,7 +88,7 @@ def run_demo(
         echo(f"{n:>12}  {bic:>12.1f}  {aic:>12.1f}{note}")
 
     new_reduced, _ = best.sample(n_new, random_state=np.random.default_rng(seed))
-    new_digits = np.clip(pca.inverse_transform(new_reduced), 0.0, 16.0)
+    new_digits = np.clip(np.rint(pca.inverse_transform(new_reduced)), 0.0, 16.0)
 
     grid_path = out / "new_digits.png"
     _write_grid(X[:n_new], new_digits, grid_path)
@@ -129,7 +130,7 @@ def _write_report(
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(pca.fit_transform(train))
     new_reduced, _ = model.sample(max(n_holdout, 100), random_state=np.random.default_rng(seed))
-    new_digits = np.clip(pca.inverse_transform(new_reduced), 0.0, 16.0)
+    new_digits = np.clip(np.rint(pca.inverse_transform(new_reduced)), 0.0, 16.0)
     columns = [f"pixel_{i}" for i in range(X.shape[1])]
     report = evaluate(
         pd.DataFrame(train, columns=columns),

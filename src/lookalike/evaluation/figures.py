@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lookalike.evaluation import metrics
+
 #: Most columns drawn in the marginal-distribution figure.
 MAX_MARGINAL_COLUMNS = 24
 
@@ -77,15 +79,8 @@ def column_kinds(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) ->
     {'a': 'numeric', 'b': 'categorical', 'c': 'categorical'}
     """
     given = dict(kinds or {})
-    found: dict[str, str] = {}
-    for name in frame.columns:
-        if name in given:
-            found[str(name)] = str(given[name])
-            continue
-        series = frame[name]
-        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        found[str(name)] = "numeric" if numeric else "categorical"
-    return found
+    by_dtype = metrics.column_kinds(frame)
+    return {str(name): str(given.get(name, by_dtype[name])) for name in frame.columns}
 
 
 def _numeric(series: pd.Series) -> np.ndarray:
@@ -147,16 +142,11 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 def closest_distances(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Euclidean distance from each row to its nearest row of ``reference``.
 
-    scikit-learn's ``NearestNeighbors`` works through the queries in blocks, so no
-    ``n_rows x n_reference`` matrix is built whole.
+    See :func:`lookalike.evaluation.metrics.nearest_distances` (row blocks).
     """
-    from sklearn.neighbors import NearestNeighbors
-
     if rows.shape[0] == 0 or reference.shape[0] == 0:
         return np.zeros(rows.shape[0])
-    search = NearestNeighbors(n_neighbors=1).fit(reference)
-    distances, _ = search.kneighbors(rows)
-    return np.asarray(distances[:, 0], dtype=np.float64)
+    return metrics.nearest_distances(reference, rows)
 
 
 def report_distances(report: Any) -> tuple[np.ndarray, np.ndarray | None]:

@@ -283,3 +283,26 @@ def test_missingness_depends_on_other_columns():
     rate_b = fake.loc[fake.g == "b", "y"].isna().mean()
     # real rates 0 and 0.5; binomial sd of rate_b with ~1500 rows is 0.013
     assert rate_a < 0.05 and abs(rate_b - 0.5) < 0.08
+
+
+def test_where_on_a_rare_class_returns_that_class():
+    # Regression: decoding applied the calibration offsets to the fixed one-hot vector,
+    # and a rare class's large offset turned every conditioned row into the common class.
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True).frame
+    data["target"] = data["target"].astype(str)
+    rng = np.random.default_rng(2)
+    rare = np.flatnonzero(data["target"].to_numpy() == "0")
+    keep = np.ones(len(data), dtype=bool)
+    keep[rare] = False
+    keep[rng.choice(rare, size=15, replace=False)] = True
+    small = data[keep].reset_index(drop=True)
+    synth = Synthesizer("gmm", random_state=2).fit(small)
+    rows = synth.sample(200, where={"target": "0"}, random_state=2)
+    assert set(rows["target"]) == {"0"}
+    # The conditioned rows look like the rare class, not the common one.
+    real_rare = small.loc[small["target"] == "0", "mean radius"].mean()
+    real_common = small.loc[small["target"] == "1", "mean radius"].mean()
+    generated = rows["mean radius"].mean()
+    assert abs(generated - real_rare) < abs(generated - real_common)

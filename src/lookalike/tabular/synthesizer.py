@@ -447,9 +447,18 @@ class Synthesizer:
                 for j, v in known.items():
                     encoded[:, j] = v
             values, missing = encoder.decode(encoded)
+            # A fixed condition is written back as given: decoding applies the calibration
+            # offsets and thresholds, which can move a fixed one-hot vector or missing
+            # indicator to another category (a rare class's offset is large).
             for name, value in exact.items():
-                if name not in rejected_exact and self._schema(name).kind in _NUMERIC_KINDS:
+                if name in rejected_exact:
+                    continue
+                column = self._schema(name)
+                if column.kind in _NUMERIC_KINDS:
                     values[name][:] = self._to_number(name, value)
+                else:
+                    values[name][:] = column.categories.index(value)
+                missing[name][:] = False
             keep = self._accept(values, missing, ranges, {k: exact[k] for k in rejected_exact})
             drawn += batch
             collected += int(keep.sum())

@@ -16,6 +16,7 @@ from scipy import stats
 from sklearn.datasets import load_breast_cancer, load_wine
 
 from lookalike.exceptions import NotFittedError
+from lookalike.kde import KernelDensity
 from lookalike.tabular import Bounds, FixedSum, LowAcceptanceWarning, Order, Synthesizer
 
 N = 2000
@@ -306,3 +307,18 @@ def test_where_on_a_rare_class_returns_that_class():
     real_common = small.loc[small["target"] == "1", "mean radius"].mean()
     generated = rows["mean radius"].mean()
     assert abs(generated - real_rare) < abs(generated - real_common)
+
+
+def test_clip_bounds_when_rejection_over_many_columns_accepts_nothing():
+    # A KDE on 64 pixel columns puts a third of each column's draws outside 0..16: hardly
+    # any row is inside every range, so rejection fails with a message naming "clip".
+    from sklearn.datasets import load_digits
+
+    pixels = load_digits(as_frame=True).frame.drop(columns="target").iloc[:300]
+    model = KernelDensity(bandwidth=1.0)
+    with pytest.raises(ValueError, match="bounds='clip'"):
+        Synthesizer(model, random_state=0).fit(pixels).sample(50)
+    rows = Synthesizer(model, bounds="clip", random_state=0).fit(pixels).sample(50)
+    assert list(rows.columns) == list(pixels.columns)
+    assert (rows.dtypes == pixels.dtypes).all()
+    assert (rows >= pixels.min()).all().all() and (rows <= pixels.max()).all().all()

@@ -40,7 +40,7 @@ MAX_DRAWS_EXTRA = 100_000
 MAX_BATCH = 100_000
 
 _PARAMETERS: dict[str, Constraint] = {
-    "bounds": Options(("observed", None)),
+    "bounds": Options(("observed", "clip", None)),
     "transform": Options(TRANSFORMS),
     "ids": Options(("drop", "regenerate")),
     "random_state": RandomState(),
@@ -84,9 +84,13 @@ class Synthesizer:
         (rules in :mod:`lookalike.tabular.schema`).
     constraints : list of Bounds, Order, FixedSum, default=None
         Rules every generated row satisfies (:mod:`lookalike.tabular.constraints`).
-    bounds : {"observed", None}, default="observed"
+    bounds : {"observed", "clip", None}, default="observed"
         ``"observed"``: numeric and datetime values stay within each column's
-        observed range (by rejection); ``None``: no such limit.
+        observed range, by rejection (no mass is moved); ``"clip"``: by clipping
+        each column to its range (always fast; mass outside the range lands on
+        its ends, which suits columns whose ends are common values, such as image
+        pixels at 0; use it when rejection across many columns accepts too few
+        rows); ``None``: no such limit.
     transform : {"auto", "none", "yeo-johnson", "quantile"}, default="auto"
         Per-column transform of continuous columns before the density;
         ``"auto"``: Yeo-Johnson for skewed columns, the normal-output quantile
@@ -470,7 +474,8 @@ class Synthesizer:
                     raise ValueError(
                         f"Only {collected} of {drawn} generated rows ({collected / drawn:.3%}) "
                         "satisfied the bounds, constraints and where ranges; widen them, "
-                        "use bounds=None, or condition on exact values instead of ranges."
+                        "use bounds='clip' or None, or condition on exact values instead of "
+                        "ranges."
                     )
                 rate = max(collected / drawn, 1.0 / drawn)
                 batch = min(MAX_BATCH, int(1.2 * (n - collected) / rate) + 16)
@@ -522,6 +527,8 @@ class Synthesizer:
             gone = missing[column.name]
             # The value under a missing mask counts too, so that rejection does not
             # favour rows with missing values.
+            if self.bounds == "clip":
+                x = values[column.name] = np.clip(x, column.low, column.high)
             keep &= np.isfinite(x)
             if self.bounds == "observed":
                 keep &= (x >= column.low) & (x <= column.high)
@@ -540,7 +547,7 @@ class Synthesizer:
         for name, value in rejected_exact.items():
             code = self._schema(name).categories.index(value)
             keep &= (values[name] == code) & ~missing[name]
-        if self.bounds == "observed":
+        if self.bounds in ("observed", "clip"):
             # FixedSum may have moved values out of the observed range.
             for constraint in constraints:
                 if isinstance(constraint, FixedSum):

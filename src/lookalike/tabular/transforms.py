@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.preprocessing import PowerTransformer, QuantileTransformer, StandardScaler
 
+from lookalike.exceptions import NotFittedError
 from lookalike.tabular.schema import ColumnSchema
 
 TRANSFORMS = ("auto", "none", "yeo-johnson", "quantile")
@@ -206,10 +207,15 @@ class TableEncoder:
             return (values - float(column.low or 0.0)) / column.step
         return values.copy()
 
+    def _fitted_scaler(self) -> StandardScaler:
+        if self.scaler is None:
+            raise NotFittedError("This TableEncoder is not fitted yet: call fit first.")
+        return self.scaler
+
     def encode_value(self, column: ColumnSchema, value: Any) -> dict[int, float]:
         """Standardised feature values that fix ``column`` at ``value`` (and not missing)."""
-        assert self.scaler is not None
-        mean, scale = self.scaler.mean_, self.scaler.scale_
+        scaler = self._fitted_scaler()
+        mean, scale = scaler.mean_, scaler.scale_
         known: dict[int, float] = {}
         start, stop = self.spans[column.name]
         if column.kind in ("categorical", "boolean"):
@@ -246,8 +252,7 @@ class TableEncoder:
         decoded ``q``). Both are monotone, so the dependence on other columns
         learned by the model is kept.
         """
-        assert self.scaler is not None
-        raw = self.scaler.inverse_transform(encoded)
+        raw = self._fitted_scaler().inverse_transform(encoded)
         for column in self.columns:
             if column.name in self.missing_feature:
                 values = raw[:, self.missing_feature[column.name]]
@@ -276,8 +281,7 @@ class TableEncoder:
         continuous and integer, nanoseconds for datetimes; category codes for
         categorical and boolean) and ``missing`` (name -> bool array).
         """
-        assert self.scaler is not None
-        raw = self.scaler.inverse_transform(encoded)
+        raw = self._fitted_scaler().inverse_transform(encoded)
         values: dict[str, np.ndarray] = {}
         missing: dict[str, np.ndarray] = {}
         n = raw.shape[0]

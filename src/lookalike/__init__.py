@@ -1,6 +1,7 @@
 """lookalike: learn the density of a dataset and draw new, realistic data from it."""
 
 from lookalike._version import __version__
+from lookalike.chunks import Chunks
 from lookalike.classifier import GenerativeClassifier
 from lookalike.evaluation import EvaluationReport, evaluate
 from lookalike.gaussian import Gaussian
@@ -13,6 +14,7 @@ from lookalike.tabular import Synthesizer
 
 __all__ = [
     "BandwidthCurve",
+    "Chunks",
     "EvaluationReport",
     "Gaussian",
     "GaussianMixture",

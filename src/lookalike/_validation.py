@@ -180,3 +180,16 @@ def check_array_shape(array: np.ndarray, expected: Iterable[int], name: str) -> 
         raise ValueError(
             f"The parameter {name!r} should have the shape of {expected}, but got {array.shape}"
         )
+
+
+def is_dask_collection(value: Any) -> bool:
+    """Whether ``value`` is a dask collection (array, DataFrame...), without importing dask."""
+    graph = getattr(value, "__dask_graph__", None)
+    return callable(graph) and not isinstance(value, type)
+
+
+def is_partitioned(value: Any) -> bool:
+    """Whether ``value`` is data visited partition by partition (dask or Chunks)."""
+    from lookalike.chunks import Chunks
+
+    return isinstance(value, Chunks) or is_dask_collection(value)

@@ -46,6 +46,7 @@ from lookalike._validation import (
     RandomStateLike,
     as_random_state,
     check_sample_weight,
+    is_partitioned,
     validate_params,
 )
 from lookalike.exceptions import BandwidthEdgeWarning, InvalidParameterError
@@ -484,9 +485,16 @@ default="gaussian"
         """Log-density of every row: shape (n_samples,).
 
         Normalised to a probability density (with the Euclidean normalisation
-        for other metrics, as scikit-learn).
+        for other metrics, as scikit-learn). A dask array or DataFrame of
+        queries gives a lazy dask array, computed partition by partition (the
+        fitted estimator is sent once to every worker); a
+        :class:`~lookalike.chunks.Chunks` source is scored chunk by chunk.
         """
         check_is_fitted(self)
+        if is_partitioned(X):
+            from lookalike.distributed import map_rows
+
+            return map_rows(self, "score_samples", X)
         queries: np.ndarray = validate_data(
             self, X, dtype=np.float64, order="C", reset=False, ensure_min_samples=0
         )
@@ -761,7 +769,12 @@ default="gaussian"
 
     def score(self, X: npt.ArrayLike, y: Any = None) -> float:
         """Total log-likelihood of the rows (a sum, as scikit-learn's KernelDensity)."""
-        return float(np.sum(self.score_samples(X)))
+        scores = self.score_samples(X)
+        if is_partitioned(scores):
+            from lookalike.distributed import total_and_count
+
+            return total_and_count(scores)[0]
+        return float(np.sum(scores))
 
     # ----------------------------------------------------------------------------------
     # Sampling

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Self
 
@@ -44,6 +45,7 @@ from lookalike._validation import (
     as_random_state,
     check_array_shape,
     check_sample_weight,
+    is_partitioned,
     validate_params,
 )
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
@@ -84,6 +86,67 @@ _EMPTY_FRACTION = 1e-12
 # collapsed. 1e-13 leaves a margin of about 100 for the error to grow with the
 # number of features.
 _COLLAPSE_FRACTION = 1e-13
+
+# Working parameters: (weights, means centred by the data shift, covariances,
+# precision Cholesky factors), float64.
+Parameters = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _EStep:
+    """The E-step of one EM iteration, as a picklable function of a block of rows.
+
+    ``e_step(rows, row_weights)`` centres the rows (shape (b, d), raw
+    coordinates) by ``shift`` and returns their :class:`Moments`. In-memory
+    EM calls it on row blocks; chunked and Dask EM ship it to every partition.
+    """
+
+    expanded: gm.ExpandedGaussians
+    log_weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    shift: np.ndarray
+    covariance_type: str
+    missing: bool
+
+    def __call__(self, rows: np.ndarray, row_weights: np.ndarray | None) -> Moments:
+        xt = gm.centred_block(rows, self.shift)
+        if self.missing:
+            return e_step_block_missing(
+                xt,
+                row_weights,
+                self.expanded,
+                self.log_weights,
+                self.means,
+                self.covariances,
+                self.covariance_type,
+            )
+        return e_step_block(xt, row_weights, self.expanded, self.log_weights, self.covariance_type)
+
+
+@dataclass(frozen=True)
+class _EMData:
+    """What the EM loop needs from the data, wherever the rows live.
+
+    Attributes
+    ----------
+    n_features : int
+    dtype : numpy dtype
+        float32 or float64: the dtype of the fitted attributes.
+    shift : ndarray of shape (n_features,)
+        The centre subtracted from every row (the weighted column means).
+    em_pass : callable
+        ``em_pass(params)``: the E-step over every row, summed into moments.
+    initial_moments : callable
+        ``initial_moments(random_state)``: moments of the initial
+        responsibilities chosen by ``init_params``.
+    """
+
+    n_features: int
+    dtype: np.dtype[Any]
+    shift: np.ndarray
+    em_pass: Callable[[Parameters], Moments]
+    initial_moments: Callable[[np.random.RandomState], Moments]
 
 
 class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
@@ -275,11 +338,24 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         The labels come from a final E-step with the fitted parameters, so they
         always equal ``fit(X).predict(X)``.
         """
-        X = self._fit(X, sample_weight)
-        return self._predict_validated(X)
+        data = self._fit(X, sample_weight)
+        if is_partitioned(data):
+            return self.predict(data)
+        return self._predict_validated(data)
 
-    def _fit(self, X: npt.ArrayLike, sample_weight: npt.ArrayLike | None) -> np.ndarray:
+    def _fit(self, X: npt.ArrayLike, sample_weight: npt.ArrayLike | None) -> Any:
+        """Validate, run EM, store the best parameters; return the validated X.
+
+        A dask collection or a :class:`~lookalike.distributed.Chunks` source is
+        handed to :mod:`lookalike.distributed`, which visits its partitions
+        with the same E-step; everything else is fitted in memory.
+        """
         validate_params(self, _PARAMETERS)
+        if is_partitioned(X):
+            from lookalike.distributed import partitioned_em_data
+
+            self._run_em(partitioned_em_data(self, X, sample_weight))
+            return X
         data: np.ndarray = validate_data(
             self,
             X,
@@ -293,21 +369,37 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             data, check_sample_weight(sample_weight, data.shape[0])
         )
         n_samples, n_features = fitted.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}"
-            )
-        self._check_constant_features(filled)
-        initial = self._check_initial_parameters(n_features)
-
+        self._check_n_samples(n_samples)
+        if self.reg_covar <= 0:
+            self._check_constant_features(np.ptp(filled, axis=0))
         blocks = row_slices(n_samples, self._rows_per_block(n_features))
+
+        def em_pass(params: Parameters) -> Moments:
+            e_step = self._e_step(params, shift)
+            return reduce_blocks(
+                lambda rows: e_step(fitted[rows], None if weights is None else weights[rows]),
+                blocks,
+                self.n_jobs,
+            )
+
+        def initial_moments(random_state: np.random.RandomState) -> Moments:
+            responsibilities = self._initial_responsibilities(filled, weights, random_state)
+            return _moments_of_responsibilities(
+                filled, weights, shift, blocks, responsibilities, self.covariance_type
+            )
+
+        self._run_em(_EMData(n_features, data.dtype, shift, em_pass, initial_moments))
+        return data
+
+    def _run_em(self, data: _EMData) -> None:
+        """The EM loop with restarts, wherever the rows live (see :class:`_EMData`)."""
+        initial = self._check_initial_parameters(data.n_features)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = as_random_state(self.random_state)
         degenerate: dict[str, set[int]] = {"empty": set(), "jittered": set()}
 
-        best: tuple[Any, ...] | None = None
+        best: Parameters | None = None
         best_lower_bound = -np.inf
         best_lower_bounds: list[float] = []
         best_n_iter = 0
@@ -316,18 +408,18 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             self._verbose_init_start(init)
             if do_init:
                 params = self._initial_parameters(
-                    filled, weights, shift, blocks, random_state, initial, degenerate
+                    data.initial_moments, data.shift, random_state, initial, degenerate
                 )
                 lower_bound = -np.inf
             else:
-                params = _centred(self._get_parameters64(), shift)
+                params = _centred(self._get_parameters64(), data.shift)
                 lower_bound = float(getattr(self, "lower_bound_", -np.inf))
             lower_bounds: list[float] = []
             converged = False
             n_iter = 0
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
-                moments = self._em_pass(fitted, weights, shift, blocks, params)
+                moments = data.em_pass(params)
                 lower_bound = moments.log_likelihood / moments.total_weight
                 params = self._m_step(moments, params, degenerate)
                 lower_bounds.append(lower_bound)
@@ -348,16 +440,22 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         self._warn_degenerate(degenerate)
         if best is None:  # pragma: no cover - n_init >= 1 always sets it
             raise RuntimeError("no initialisation ran")
-        self._set_parameters(best, shift, data.dtype)
+        self._set_parameters(best, data.shift, data.dtype)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = float(best_lower_bound)
         self.lower_bounds_ = best_lower_bounds
-        return data
+
+    def _check_n_samples(self, n_samples: int) -> None:
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}"
+            )
 
     def _rows_per_block(self, n_features: int) -> int:
         n_quadratic = {
@@ -368,45 +466,27 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         }[self.covariance_type]
         return block_rows(8 * (2 * n_features + n_quadratic + 3 * self.n_components))
 
-    def _em_pass(
-        self,
-        X: np.ndarray,
-        weights: np.ndarray | None,
-        shift: np.ndarray,
-        blocks: list[slice],
-        params: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    ) -> Moments:
-        """One E-step over every block, summed into moments."""
+    def _e_step(self, params: Parameters, shift: np.ndarray) -> _EStep:
+        """The E-step under ``params`` as a picklable function of a block of rows."""
         mixture_weights, means, covariances, precisions_cholesky = params
-        expanded = gm.expand_gaussians(means, precisions_cholesky, self.covariance_type)
-        log_weights = np.log(mixture_weights)
-        missing_em = self.missing == "em"
-
-        def block_moments(rows: slice) -> Moments:
-            xt = gm.centred_block(X[rows], shift)
-            row_weights = None if weights is None else weights[rows]
-            if missing_em:
-                return e_step_block_missing(
-                    xt,
-                    row_weights,
-                    expanded,
-                    log_weights,
-                    means,
-                    covariances,
-                    self.covariance_type,
-                )
-            return e_step_block(xt, row_weights, expanded, log_weights, self.covariance_type)
-
-        return reduce_blocks(block_moments, blocks, self.n_jobs)
+        return _EStep(
+            expanded=gm.expand_gaussians(means, precisions_cholesky, self.covariance_type),
+            log_weights=np.log(mixture_weights),
+            means=means,
+            covariances=covariances,
+            shift=shift,
+            covariance_type=self.covariance_type,
+            missing=self.missing == "em",
+        )
 
     def _m_step(
         self,
         moments: Moments,
-        previous: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+        previous: Parameters | None,
         degenerate: dict[str, set[int]],
         normalise_weights: bool = True,
         tied_origin: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> Parameters:
         """Parameters (weights, centred means, covariances, precision factors)."""
         result = m_step(
             moments,
@@ -477,26 +557,22 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
     def _initial_parameters(
         self,
-        X: np.ndarray,
-        weights: np.ndarray | None,
+        initial_moments: Callable[[np.random.RandomState], Moments],
         shift: np.ndarray,
-        blocks: list[slice],
         random_state: np.random.RandomState,
         initial: dict[str, np.ndarray | None],
         degenerate: dict[str, set[int]],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> Parameters:
         """Initial centred parameters, as scikit-learn computes them.
 
-        Responsibilities come from ``init_params`` unless all three initial
-        parameter arrays are given; user-given arrays override the estimates.
+        ``initial_moments`` gives the moments of the responsibilities chosen
+        by ``init_params``; they are not computed when all three initial
+        parameter arrays are given. User-given arrays override the estimates.
         """
         if all(value is not None for value in initial.values()):
             estimated = None
         else:
-            responsibilities = self._initial_responsibilities(X, weights, random_state)
-            moments = _moments_of_responsibilities(
-                X, weights, shift, blocks, responsibilities, self.covariance_type
-            )
+            moments = initial_moments(random_state)
             # scikit-learn's tied estimate from seed rows (one-hot responsibilities
             # on k rows only) depends on the origin of the raw data: reproduce it.
             seeded = self.init_params in ("k-means++", "random_from_data")
@@ -585,7 +661,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
     def _set_parameters(
         self,
-        params: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        params: Parameters,
         shift: np.ndarray,
         dtype: np.dtype[Any],
     ) -> None:
@@ -598,7 +674,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             precisions_cholesky, self.covariance_type
         ).astype(dtype)
 
-    def _get_parameters64(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _get_parameters64(self) -> Parameters:
         return (
             np.asarray(self.weights_, dtype=np.float64),
             np.asarray(self.means_, dtype=np.float64),
@@ -647,20 +723,41 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         return self._log_joint(X).argmax(axis=1)
 
     def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
-        """Log-density ``log p(x)`` of every row: shape (n_samples,), float64."""
+        """Log-density ``log p(x)`` of every row: shape (n_samples,), float64.
+
+        A dask array or DataFrame gives a lazy dask array, computed partition
+        by partition; :class:`~lookalike.chunks.Chunks` give an ndarray,
+        computed chunk by chunk.
+        """
+        if is_partitioned(X):
+            return _map_rows(self, "score_samples", X)
         X = self._validate_for_inference(X)
         return logsumexp(self._log_joint(X), axis=1)
 
     def score(self, X: npt.ArrayLike, y: Any = None) -> float:
         """Mean log-density of the rows (scikit-learn's convention for mixtures)."""
-        return float(np.mean(self.score_samples(X)))
+        total, count = self._total_log_likelihood(X)
+        return total / count
+
+    def _total_log_likelihood(self, X: npt.ArrayLike) -> tuple[float, int]:
+        """``sum_i log p(x_i)`` and the number of rows (one pass for dask input)."""
+        scores = self.score_samples(X)
+        if is_partitioned(scores):
+            from lookalike.distributed import total_and_count
+
+            return total_and_count(scores)
+        return float(np.sum(scores)), scores.shape[0]
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Most probable component of every row: shape (n_samples,)."""
+        if is_partitioned(X):
+            return _map_rows(self, "predict", X, dtype=np.intp)
         return self._predict_validated(self._validate_for_inference(X))
 
     def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Posterior probability of each component: shape (n_samples, n_components)."""
+        if is_partitioned(X):
+            return _map_rows(self, "predict_proba", X, n_columns=self.n_components)
         X = self._validate_for_inference(X)
         log_joint = self._log_joint(X)
         log_joint -= logsumexp(log_joint, axis=1, keepdims=True)
@@ -733,22 +830,20 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
     def bic(self, X: npt.ArrayLike) -> float:
         """Bayesian information criterion ``-2 log L + p log n`` (lower is better)."""
-        n_samples = np.shape(X)[0]
-        log_likelihood = self.score(X) * n_samples
+        log_likelihood, n_samples = self._total_log_likelihood(X)
         return float(-2 * log_likelihood + self._n_parameters() * math.log(n_samples))
 
     def aic(self, X: npt.ArrayLike) -> float:
         """Akaike information criterion ``-2 log L + 2 p`` (lower is better)."""
-        n_samples = np.shape(X)[0]
-        return float(-2 * self.score(X) * n_samples + 2 * self._n_parameters())
+        log_likelihood, _ = self._total_log_likelihood(X)
+        return float(-2 * log_likelihood + 2 * self._n_parameters())
 
     # ----------------------------------------------------------------------------------
     # Checks and messages
 
-    def _check_constant_features(self, X: np.ndarray) -> None:
-        if self.reg_covar > 0:
-            return
-        constant = np.flatnonzero(np.ptp(X, axis=0) == 0)
+    def _check_constant_features(self, column_ranges: np.ndarray) -> None:
+        """With ``reg_covar=0``, refuse features whose range (max - min) is zero."""
+        constant = np.flatnonzero(column_ranges == 0)
         if constant.size:
             raise ValueError(
                 f"Feature(s) {constant.tolist()} are constant, so their covariance is "
@@ -809,6 +904,13 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 # Helpers on arrays
 
 
+def _map_rows(estimator: Any, method: str, X: Any, **kwargs: Any) -> Any:
+    from lookalike.distributed import map_rows
+
+    check_is_fitted(estimator)
+    return map_rows(estimator, method, X, **kwargs)
+
+
 def _weighted_column_means(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     if weights is None:
         return X.mean(axis=0, dtype=np.float64)
@@ -848,9 +950,7 @@ def _observed_data(
     return X, weights, filled, shift
 
 
-def _centred(
-    params: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], shift: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _centred(params: Parameters, shift: np.ndarray) -> Parameters:
     weights, means, covariances, precisions_cholesky = params
     return weights, means - shift, covariances, precisions_cholesky
 

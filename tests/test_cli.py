@@ -400,7 +400,7 @@ _BLOCK_PYARROW = "import sys; sys.modules['pyarrow'] = None"
 @pytest.fixture(scope="module")
 def bad_cases(penguins, model_file) -> dict[str, tuple[list, str, str]]:
     """Name -> (arguments, pattern of the error line, Python run before the command)."""
-    from lookalike.mixture import GaussianMixture
+    from lookalike.kde import KernelDensity
     from lookalike.persistence import save
 
     _, data = penguins
@@ -408,8 +408,8 @@ def bad_cases(penguins, model_file) -> dict[str, tuple[list, str, str]]:
     folder.mkdir()
     (folder / "header.csv").write_text("a,b\n")
     (folder / "table.txt").write_text("a\n1\n")
-    gm = GaussianMixture(2).fit(np.random.default_rng(0).normal(size=(30, 2)))
-    save(gm, folder / "gm")
+    kde = KernelDensity().fit(np.random.default_rng(0).normal(size=(30, 2)))
+    save(kde, folder / "gm")
     model, out, fit_to = model_file, folder / "out.csv", ["-o", folder / "m"]
     return {
         "missing data": (["fit", folder / "nope.csv", *fit_to], "no such file", ""),

@@ -2,22 +2,28 @@
 
 ``lookalike fit`` reads a table (CSV, Parquet or Excel), fits a
 :class:`~lookalike.tabular.Synthesizer` and saves it as a safe model file;
-``lookalike sample`` loads one and writes new rows, optionally conditioned with
-``--where``; ``lookalike evaluate`` compares synthetic rows with real ones and
-writes a self-contained HTML report; ``lookalike info`` shows what a model
-file holds. Problems with the user's input (a missing or unreadable file, an
-unknown column, a value outside a column's categories, a file that is not a
-model) print one line
-``error: ...`` on stderr and exit with status 2, without a traceback; any other
-exception is a bug and keeps its traceback. Outputs are written atomically.
+with ``--dask local|ADDRESS`` it instead reads a Parquet file, a folder of
+Parquet files or a glob of Parquet/CSV files through Dask and fits a
+:class:`~lookalike.mixture.GaussianMixture` on a local or remote cluster.
+``lookalike sample`` loads a model file and writes new rows, optionally
+conditioned with ``--where`` (Synthesizer only); ``lookalike evaluate``
+compares synthetic rows with real ones and writes a self-contained HTML
+report; ``lookalike info`` shows what a model file holds. Problems with the
+user's input (a missing or unreadable file, an unknown column, a value outside
+a column's categories, a file that is not a model, an unreachable Dask
+scheduler) print one line ``error: ...`` on stderr and exit with status 2,
+without a traceback; any other exception is a bug and keeps its traceback.
+Outputs are written atomically.
 """
 
 from __future__ import annotations
 
 import functools
+import glob
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -35,6 +41,17 @@ EXIT_BAD_INPUT = 2
 
 MODEL_CHOICES = ("auto", "gmm", "kde", "gaussian")
 NON_FINITE_CHOICES = ("missing", "drop")
+COVARIANCE_CHOICES = ("full", "tied", "diag", "spherical")
+
+#: ``lookalike fit --dask`` defaults: mixture components, covariance type, EM
+#: iterations and tolerance (the last three are GaussianMixture's own defaults).
+DASK_COMPONENTS = 8
+DASK_COVARIANCE = "full"
+DASK_MAX_ITER = 100
+DASK_TOL = 1e-3
+#: Seconds to wait for a Dask scheduler before reporting it unreachable.
+DASK_CONNECT_TIMEOUT = 10.0
+_GLOB_CHARACTERS = frozenset("*?[")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -80,16 +97,28 @@ def _main() -> None:
 @_user_errors
 def fit(
     data: Annotated[
-        Path,
-        typer.Argument(help="The table: .csv, .parquet/.pq or .xlsx/.xls.", show_default=False),
+        str,
+        typer.Argument(
+            help=(
+                "The table: .csv, .parquet/.pq or .xlsx/.xls. With --dask: a Parquet file, a "
+                "folder of Parquet files or a quoted glob of Parquet/CSV files."
+            ),
+            show_default=False,
+        ),
     ],
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="Model file to write (e.g. model.lookalike)."),
     ],
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Density family: auto, gmm, kde or gaussian.")
-    ] = "auto",
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Density family: auto, gmm, kde or gaussian (default: auto; gmm with --dask).",
+            show_default=False,
+        ),
+    ] = None,
     columns: Annotated[
         str | None,
         typer.Option("--columns", help="Comma-separated columns to keep (default: all)."),
@@ -99,36 +128,138 @@ def fit(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     non_finite: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--non-finite",
             help=(
                 "Rows with inf/-inf in numeric columns: 'missing' keeps the rows and treats "
-                "those entries as missing values; 'drop' removes the rows."
+                "those entries as missing values; 'drop' removes the rows. With --dask, "
+                "'missing' fits the mixture with missing values integrated out "
+                "(missing='em') and 'drop' also drops rows with missing values "
+                "(default: missing)."
             ),
+            show_default=False,
         ),
-    ] = "missing",
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help=(
+                "Fit a GaussianMixture with Dask: 'local' starts a cluster on this machine "
+                "(one worker per core), or give a scheduler address such as "
+                "tcp://10.0.0.5:8786. Needs the dask extra of lookalike."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    components: Annotated[
+        int | None,
+        typer.Option(
+            "--components",
+            "-k",
+            help=f"--dask: number of mixture components (default: {DASK_COMPONENTS}).",
+            show_default=False,
+        ),
+    ] = None,
+    covariance: Annotated[
+        str | None,
+        typer.Option(
+            "--covariance",
+            help=(
+                "--dask: covariance type: full, tied, diag or spherical "
+                f"(default: {DASK_COVARIANCE})."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    max_iter: Annotated[
+        int | None,
+        typer.Option(
+            "--max-iter",
+            help=f"--dask: most EM iterations (default: {DASK_MAX_ITER}).",
+            show_default=False,
+        ),
+    ] = None,
+    tol: Annotated[
+        float | None,
+        typer.Option(
+            "--tol",
+            help=(
+                "--dask: stop when the mean log-likelihood gains less than this "
+                f"(default: {DASK_TOL:g})."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    persist: Annotated[
+        bool | None,
+        typer.Option(
+            "--persist/--no-persist",
+            help=(
+                "--dask: keep the data in the workers' memory across EM iterations, or "
+                "re-read it on every pass (out of core) (default: persist)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
-    """Fit a synthesizer to a table and save it as a model file.
+    """Fit a synthesizer to a table (or, with --dask, a mixture to a dataset) and save it.
 
     Example: lookalike fit penguins.csv -o penguins.lookalike --model gmm --seed 0
+
+    Example: lookalike fit 'sales/*.parquet' -o sales.lookalike --dask local -k 12
     """
+    if dask is not None:
+        _fit_on_dask(
+            data,
+            output,
+            dask,
+            _DaskOptions(
+                model=model,
+                columns=_split_columns(columns),
+                sheet=sheet,
+                seed=seed,
+                non_finite=non_finite,
+                components=DASK_COMPONENTS if components is None else components,
+                covariance=DASK_COVARIANCE if covariance is None else covariance,
+                max_iter=DASK_MAX_ITER if max_iter is None else max_iter,
+                tol=DASK_TOL if tol is None else tol,
+                persist=True if persist is None else persist,
+            ),
+            quiet,
+        )
+        return
+
     from lookalike._tables import handle_non_finite, read_table
     from lookalike.persistence import save
     from lookalike.tabular import Synthesizer
 
+    dask_only = {
+        "--components": components,
+        "--covariance": covariance,
+        "--max-iter": max_iter,
+        "--tol": tol,
+        "--persist/--no-persist": persist,
+    }
+    for option, value in dask_only.items():
+        if value is not None:
+            raise _BadInput(f"{option} applies to --dask fits only; add --dask local or ADDRESS")
+    model = "auto" if model is None else model
+    non_finite = "missing" if non_finite is None else non_finite
     _check_choice("--model", model, MODEL_CHOICES)
     _check_choice("--non-finite", non_finite, NON_FINITE_CHOICES)
-    _refuse_same(output, data, "the input table")
+    table = _single_table(data)
+    _refuse_same(output, table, "the input table")
     selected = _split_columns(columns)
-    with _progress(f"reading {data}", quiet):
-        frame = read_table(data, sheet=sheet, columns=selected)
+    with _progress(f"reading {table}", quiet):
+        frame = read_table(table, sheet=sheet, columns=selected)
     frame, report = handle_non_finite(frame, non_finite)
     if report and not quiet:
         typer.echo(f"warning: {report}", err=True)
     if frame.shape[0] == 0:
-        raise _BadInput(f"no rows left in {data} after dropping rows with infinite values")
+        raise _BadInput(f"no rows left in {table} after dropping rows with infinite values")
     synthesizer = Synthesizer(model=model, random_state=seed)
     with _progress(f"fitting {frame.shape[0]} rows x {frame.shape[1]} columns", quiet):
         synthesizer.fit(frame)
@@ -140,6 +271,209 @@ def fit(
             f"fitted {frame.shape[0]} rows, {frame.shape[1]} columns with {family}; "
             f"saved to {saved}"
         )
+
+
+def _single_table(data: str) -> Path:
+    """The one table a fit without --dask reads; a folder or a glob asks for --dask."""
+    table = Path(data)
+    if table.is_dir():
+        raise _BadInput(
+            f"{data} is a folder; to fit a partitioned dataset add --dask local (or a "
+            "scheduler address), or give one table file"
+        )
+    if not table.exists() and _GLOB_CHARACTERS.intersection(data):
+        raise _BadInput(
+            f"{data} is a glob; to fit several files add --dask local (or a scheduler "
+            "address), or give one table file"
+        )
+    return table
+
+
+# --------------------------------------------------------------------------- fit --dask
+
+
+@dataclass(frozen=True)
+class _DaskOptions:
+    """The options of ``lookalike fit --dask``, defaults filled in."""
+
+    model: str | None
+    columns: list[str] | None
+    sheet: str | None
+    seed: int | None
+    non_finite: str | None
+    components: int
+    covariance: str
+    max_iter: int
+    tol: float
+    persist: bool
+
+
+def _fit_on_dask(
+    data: str, output: Path, address: str, options: _DaskOptions, quiet: bool
+) -> None:
+    """``lookalike fit --dask``: read a dataset lazily, fit a GaussianMixture on a cluster."""
+    from lookalike.mixture import GaussianMixture
+    from lookalike.persistence import save
+
+    _check_dask_options(data, address, options)
+    _refuse_same(output, Path(data), "the input data")
+    api = _import_dask_api()
+    with _progress(f"opening {data}", quiet):
+        frame = api.read_dataset(data)  # lazy; selecting columns below prunes the reads
+    frame, dropped = _numeric_columns(frame, options.columns, data)
+    if dropped and not quiet:
+        typer.echo(
+            f"warning: dropped non-numeric column(s) {', '.join(dropped)}; a GaussianMixture "
+            "fits numeric columns only",
+            err=True,
+        )
+    frame = frame.astype("float64")
+    drop = options.non_finite == "drop"
+    frame = frame.map_partitions(_finite_rows if drop else _infinite_as_missing)
+    estimator = GaussianMixture(
+        n_components=options.components,
+        covariance_type=options.covariance,
+        tol=options.tol,
+        max_iter=options.max_iter,
+        random_state=options.seed,
+        missing="raise" if drop else "em",
+    )
+    with _dask_client(address, quiet) as where:
+        if options.persist:
+            with _progress("loading the data into the workers' memory", quiet):
+                frame = frame.persist()
+        with _progress("counting rows", quiet):
+            n_rows = len(frame)
+        if n_rows == 0:
+            raise _BadInput(f"{data} has no rows to fit")
+        with _progress(f"fitting {n_rows} rows x {frame.shape[1]} columns on {where}", quiet):
+            estimator.fit(frame)
+    with _progress(f"saving {output}", quiet):
+        saved = save(estimator, output)
+    if not quiet:
+        state = "" if estimator.converged_ else " (not converged)"
+        typer.echo(
+            f"fitted {n_rows} rows, {frame.shape[1]} columns with GaussianMixture "
+            f"({estimator.n_components} components, {estimator.covariance_type} covariance): "
+            f"{estimator.n_iter_} iterations{state}, lower bound {estimator.lower_bound_:.6g}; "
+            f"ran on {where}; saved to {saved}"
+        )
+
+
+def _check_dask_options(data: str, address: str, options: _DaskOptions) -> None:
+    """Refuse, before any work, what a Dask fit cannot do."""
+    if options.model is not None:
+        _check_choice("--model", options.model, MODEL_CHOICES)
+        if options.model != "gmm":
+            raise _BadInput(
+                f"--model {options.model} cannot run on dask: only gmm (a GaussianMixture) "
+                "does; use --model gmm or drop --dask"
+            )
+    if options.sheet is not None:
+        raise _BadInput("--sheet reads Excel files, which --dask cannot; use Parquet or CSV")
+    if options.non_finite is not None:
+        _check_choice("--non-finite", options.non_finite, NON_FINITE_CHOICES)
+    if options.components < 1:
+        raise _BadInput(f"--components must be at least 1, got {options.components}")
+    _check_choice("--covariance", options.covariance, COVARIANCE_CHOICES)
+    if options.max_iter < 1:
+        raise _BadInput(f"--max-iter must be at least 1, got {options.max_iter}")
+    if not options.tol >= 0:
+        raise _BadInput(f"--tol must be a non-negative number, got {options.tol}")
+    if not address.strip():
+        raise _BadInput("--dask is empty; give 'local' or a scheduler address")
+    if "://" not in data:  # a local path: say early when it is missing
+        if _GLOB_CHARACTERS.intersection(data) and not Path(data).exists():
+            if not glob.glob(data):
+                raise FileNotFoundError(f"no files match {data}")
+        elif not Path(data).exists():
+            raise FileNotFoundError(f"no such file or folder: {data}")
+
+
+def _import_dask_api() -> Any:
+    """``lookalike.distributed``, after checking that Dask and distributed are installed."""
+    from lookalike._tables import MissingDependencyError
+
+    try:
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "--dask needs the optional packages dask[dataframe] and distributed: "
+            "pip install 'lookalike[dask]'"
+        ) from exc
+    import lookalike.distributed
+
+    return lookalike.distributed
+
+
+def _numeric_columns(frame: Any, selected: list[str] | None, data: str) -> tuple[Any, list[str]]:
+    """Keep the numeric (not boolean) columns; requested non-numeric ones are an error."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if selected is not None:
+        known = [str(name) for name in frame.columns]
+        unknown = [name for name in selected if name not in known]
+        if unknown:
+            raise _BadInput(
+                f"unknown column(s) {', '.join(map(repr, unknown))} in {data}; columns are: "
+                f"{', '.join(known)}"
+            )
+        if len(set(selected)) < len(selected):
+            raise _BadInput(f"--columns names a column twice: {', '.join(selected)}")
+        frame = frame[selected]
+    numeric: list[str] = []
+    other: list[str] = []
+    for name, dtype in frame.dtypes.items():
+        keep = is_numeric_dtype(dtype) and not is_bool_dtype(dtype)
+        (numeric if keep else other).append(str(name))
+    if other and selected is not None:
+        raise _BadInput(
+            f"column(s) {', '.join(other)} of {data} are not numeric; a GaussianMixture "
+            "fits numeric columns only: leave them out of --columns"
+        )
+    if not numeric:
+        raise _BadInput(f"{data} has no numeric columns to fit")
+    return frame[numeric], other
+
+
+def _infinite_as_missing(part: Any) -> Any:
+    """One partition with inf/-inf entries turned into missing values (NaN)."""
+    import numpy as np
+
+    return part.replace([np.inf, -np.inf], np.nan)
+
+
+def _finite_rows(part: Any) -> Any:
+    """The rows of one partition whose entries are all finite (no NaN, no inf)."""
+    import numpy as np
+
+    return part[np.isfinite(part.to_numpy(dtype="float64")).all(axis=1)]
+
+
+@contextmanager
+def _dask_client(address: str, quiet: bool) -> Iterator[str]:
+    """Connect to ``address`` (``local``: a new LocalCluster); yield where the work runs."""
+    from lookalike.distributed import connect
+
+    local = address == "local"
+    message = "starting a local Dask cluster" if local else f"connecting to {address}"
+    with ExitStack() as stack:
+        try:
+            with _progress(message, quiet):
+                client = stack.enter_context(connect(address, timeout=DASK_CONNECT_TIMEOUT))
+        except (OSError, ValueError, TypeError) as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            if local:
+                raise _BadInput(f"could not start a local Dask cluster: {detail}") from None
+            if not isinstance(exc, OSError):  # e.g. an address that does not parse
+                raise _BadInput(f"bad Dask scheduler address {address!r}: {detail}") from None
+            raise _BadInput(
+                f"could not reach the Dask scheduler at {address} within "
+                f"{DASK_CONNECT_TIMEOUT:g} s; check the address and that the scheduler runs, "
+                "or use --dask local"
+            ) from None
+        yield f"LocalCluster with {len(client.nthreads())} workers" if local else address
 
 
 # --------------------------------------------------------------------------- sample
@@ -179,12 +513,19 @@ def sample(
         raise _BadInput(f"-n must be at least 1, got {n}")
     _refuse_same(output, model, "the model file")
     check_writable(output)
-    synthesizer = _load_synthesizer(model)
-    conditions = parse_where(
-        where or [], synthesizer.summary()["columns"], _categories_of(synthesizer)
-    )
-    with _progress(f"drawing {n} rows", quiet):
-        rows = synthesizer.sample(n, where=conditions or None, random_state=seed)
+    fitted = _load_model(model)
+    if _is_mixture(fitted):
+        if where:
+            raise _BadInput(
+                f"--where needs a Synthesizer; {model} holds a {type(fitted).__name__} "
+                "(from 'lookalike fit --dask'), which samples without conditions"
+            )
+        with _progress(f"drawing {n} rows", quiet):
+            rows = _mixture_rows(fitted, n, seed)
+    else:
+        conditions = parse_where(where or [], fitted.summary()["columns"], _categories_of(fitted))
+        with _progress(f"drawing {n} rows", quiet):
+            rows = fitted.sample(n, where=conditions or None, random_state=seed)
     with _progress(f"writing {output}", quiet):
         write_table(rows, output)
     if not quiet:
@@ -269,12 +610,18 @@ def info(
 ) -> None:
     """Show what a model file holds: columns, kinds, missing rates, model, score.
 
+    For a GaussianMixture (from 'lookalike fit --dask'): components, covariance
+    type, features, EM iterations and lower bound.
+
     Example: lookalike info penguins.lookalike
     """
     from rich.console import Console
     from rich.table import Table
 
-    synthesizer = _load_synthesizer(model)
+    synthesizer = _load_model(model)
+    if _is_mixture(synthesizer):
+        _mixture_info(synthesizer, model)
+        return
     summary = synthesizer.summary()
     table = Table(title=f"{model} ({_file_size(model)})", title_justify="left")
     table.add_column("column", no_wrap=True, overflow="fold")
@@ -528,7 +875,8 @@ def _refuse_same(output: Path, protected: Path, what: str) -> None:
         raise _BadInput(f"the output {output} is {what}; choose another output file")
 
 
-def _load_synthesizer(path: Path) -> Any:
+def _load_model(path: Path) -> Any:
+    """A fitted Synthesizer or GaussianMixture read from ``path``; anything else is an error."""
     from lookalike.persistence import load
 
     if not path.exists():
@@ -536,12 +884,54 @@ def _load_synthesizer(path: Path) -> Any:
     if path.is_dir():
         raise _BadInput(f"{path} is a folder, not a model file")
     loaded = load(path)
+    if _is_mixture(loaded):
+        return loaded
     if not (callable(getattr(loaded, "summary", None)) and hasattr(loaded, "columns_")):
         raise _BadInput(
-            f"{path} holds a {type(loaded).__name__}, not a fitted Synthesizer; "
-            "make one with 'lookalike fit'"
+            f"{path} holds a {type(loaded).__name__}, not a fitted Synthesizer (or "
+            "GaussianMixture); make one with 'lookalike fit'"
         )
     return loaded
+
+
+def _is_mixture(model: Any) -> bool:
+    """Whether ``model`` is a fitted :class:`~lookalike.mixture.GaussianMixture`."""
+    from lookalike.mixture import GaussianMixture
+
+    return isinstance(model, GaussianMixture) and hasattr(model, "means_")
+
+
+def _feature_names(mixture: Any) -> list[str]:
+    names = getattr(mixture, "feature_names_in_", None)
+    if names is None:
+        return [f"x{j}" for j in range(mixture.means_.shape[1])]
+    return [str(name) for name in names]
+
+
+def _mixture_rows(mixture: Any, n: int, seed: int | None) -> Any:
+    """``n`` rows drawn from a fitted mixture, shuffled, as a DataFrame of its features."""
+    import numpy as np
+    import pandas as pd
+
+    generator = np.random.default_rng(seed)
+    values, _ = mixture.sample(n, random_state=generator)
+    values = values[generator.permutation(n)]  # sample() groups the rows by component
+    return pd.DataFrame(values, columns=_feature_names(mixture))
+
+
+def _mixture_info(mixture: Any, path: Path) -> None:
+    names = _feature_names(mixture)
+    lines = [
+        f"{path} ({_file_size(path)})",
+        f"class: {type(mixture).__name__}",
+        f"n_components: {mixture.n_components}",
+        f"covariance type: {mixture.covariance_type}",
+        f"features ({len(names)}): {', '.join(names)}",
+        f"n_iter_: {mixture.n_iter_}" + ("" if mixture.converged_ else " (not converged)"),
+        f"lower_bound_: {mixture.lower_bound_:.6g} (mean log-likelihood per row)",
+    ]
+    for line in lines:
+        typer.echo(line)
 
 
 def _file_size(path: Path) -> str:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import logging
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,9 +47,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from lookalike._math import gaussian as gm
 from lookalike._math.blocks import reduce_blocks, row_slices
-from lookalike._math.em import Moments, moments_from_responsibilities
+from lookalike._math.em import Moments, fixed_responsibility_moments
 from lookalike._validation import RandomStateLike, as_random_state, is_dask_collection
 from lookalike.chunks import Chunks
 
@@ -391,19 +391,11 @@ def _responsibility_moments(
     rows_per_block: int,
     responsibilities: Callable[[slice, np.ndarray], np.ndarray],
 ) -> Moments | None:
-    """Moments of fixed responsibilities ``(k, b) = responsibilities(rows, xt)``."""
-    total: Moments | None = None
-    filled = _filled(rows, shift)
-    for block in row_slices(rows.shape[0], rows_per_block):
-        xt = gm.centred_block(filled[block], shift)
-        block_weights = None if weights is None else weights[block]
-        resp = responsibilities(block, xt)
-        if block_weights is not None:
-            resp *= block_weights
-        features = gm.quadratic_features(xt, covariance_type)
-        moments = moments_from_responsibilities(xt, features, resp, covariance_type, block_weights)
-        total = moments if total is None else total + moments
-    return total
+    """Moments of fixed responsibilities on a partition (missing entries filled)."""
+    blocks = row_slices(rows.shape[0], rows_per_block)
+    return fixed_responsibility_moments(
+        _filled(rows, shift), weights, shift, covariance_type, blocks, responsibilities
+    )
 
 
 def _nearest_centre_moments(
@@ -831,14 +823,17 @@ def read_dataset(path: str | Path, *, columns: Sequence[str] | None = None) -> A
     if lowered.endswith((".csv", ".csv.gz", ".txt")) or (
         not is_remote and not Path(text).is_dir() and ".csv" in lowered
     ):
-        frame = dd.read_csv(text, usecols=selected)
+        frame = dd.read_csv(text)
     else:
-        frame = dd.read_parquet(text, columns=selected)
-    if selected is not None:
-        missing = [c for c in selected if c not in frame.columns]
-        if missing:
-            raise ValueError(f"Column(s) {missing} are not in {text}.")
-    return frame
+        frame = dd.read_parquet(text)
+    if selected is None:
+        return frame
+    missing = [c for c in selected if c not in frame.columns]
+    if missing:
+        raise ValueError(f"Column(s) {missing} are not in {text} (it has {list(frame.columns)}).")
+    # Selecting after reading still reads only these columns: dask pushes the
+    # projection into the reader.
+    return frame[selected]
 
 
 @contextlib.contextmanager
@@ -876,6 +871,11 @@ def connect(address: str, *, n_workers: int | None = None, timeout: float = 10.0
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                # no dashboard; the scheduler's small HTTP server on a free port
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                # A failing task re-raises on the client; the workers' own
+                # error logs would only repeat it on the terminal.
+                silence_logs=logging.CRITICAL,
             ) as cluster,
             Client(cluster) as client,
         ):

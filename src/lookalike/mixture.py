@@ -29,9 +29,9 @@ from lookalike._math.em import (
     COUNT_FLOOR,
     Moments,
     e_step_block,
+    fixed_responsibility_moments,
     log_joint_block,
     m_step,
-    moments_from_responsibilities,
 )
 from lookalike._math.missing import e_step_block_missing, log_joint_block_missing
 from lookalike._validation import (
@@ -384,9 +384,12 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
         def initial_moments(random_state: np.random.RandomState) -> Moments:
             responsibilities = self._initial_responsibilities(filled, weights, random_state)
-            return _moments_of_responsibilities(
-                filled, weights, shift, blocks, responsibilities, self.covariance_type
+            moments = fixed_responsibility_moments(
+                filled, weights, shift, self.covariance_type, blocks, responsibilities
             )
+            if moments is None:  # pragma: no cover - at least two rows are required
+                raise ValueError("no rows")
+            return moments
 
         self._run_em(_EMData(n_features, data.dtype, shift, em_pass, initial_moments))
         return data
@@ -612,7 +615,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
     def _initial_responsibilities(
         self, X: np.ndarray, weights: np.ndarray | None, random_state: np.random.RandomState
-    ) -> Callable[[slice], np.ndarray]:
+    ) -> Callable[[slice, np.ndarray], np.ndarray]:
         """A function giving the initial responsibilities (k, b) of a block of rows.
 
         The random draws follow scikit-learn's order exactly, so an integer
@@ -640,7 +643,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                 labels = np.full(n_samples, -1, dtype=np.intp)
                 labels[seeds] = np.arange(k)
 
-            def one_hot(rows: slice) -> np.ndarray:
+            def one_hot(rows: slice, xt: np.ndarray) -> np.ndarray:
                 block_labels = labels[rows]
                 return (np.arange(k)[:, np.newaxis] == block_labels).astype(np.float64)
 
@@ -648,7 +651,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
         # "random": uniform responsibilities, drawn block after block in row order,
         # which reproduces a single draw of shape (n_samples, n_components).
-        def uniform(rows: slice) -> np.ndarray:
+        def uniform(rows: slice, xt: np.ndarray) -> np.ndarray:
             resp = random_state.uniform(size=(rows.stop - rows.start, k))
             resp = resp.astype(X.dtype).astype(np.float64)
             resp /= resp.sum(axis=1, keepdims=True)
@@ -953,30 +956,6 @@ def _observed_data(
 def _centred(params: Parameters, shift: np.ndarray) -> Parameters:
     weights, means, covariances, precisions_cholesky = params
     return weights, means - shift, covariances, precisions_cholesky
-
-
-def _moments_of_responsibilities(
-    X: np.ndarray,
-    weights: np.ndarray | None,
-    shift: np.ndarray,
-    blocks: list[slice],
-    responsibilities: Callable[[slice], np.ndarray],
-    covariance_type: str,
-) -> Moments:
-    """Moments of fixed responsibilities, visited serially (random draws keep order)."""
-    total: Moments | None = None
-    for rows in blocks:
-        xt = gm.centred_block(X[rows], shift)
-        row_weights = None if weights is None else weights[rows]
-        resp = responsibilities(rows)
-        if row_weights is not None:
-            resp *= row_weights
-        features = gm.quadratic_features(xt, covariance_type)
-        block = moments_from_responsibilities(xt, features, resp, covariance_type, row_weights)
-        total = block if total is None else total + block
-    if total is None:  # pragma: no cover - at least two rows are required
-        raise ValueError("no rows")
-    return total
 
 
 def _mean_squares(

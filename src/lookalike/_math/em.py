@@ -24,12 +24,14 @@ data mean.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from lookalike._math.gaussian import (
     ExpandedGaussians,
+    centred_block,
     log_gaussians,
     quadratic_features,
     symmetric_from_triu,
@@ -103,6 +105,34 @@ def moments_from_responsibilities(
         second = weighted_resp @ features.T
     total_weight = float(xt.shape[1] if row_weights is None else row_weights.sum())
     return Moments(counts, sums, second, log_likelihood, total_weight)
+
+
+def fixed_responsibility_moments(
+    rows: np.ndarray,
+    row_weights: np.ndarray | None,
+    shift: np.ndarray,
+    covariance_type: str,
+    blocks: Sequence[slice],
+    responsibilities: Callable[[slice, np.ndarray], np.ndarray],
+) -> Moments | None:
+    """Moments of given responsibilities (an initialisation), block after block.
+
+    ``responsibilities(block, xt)`` returns the (k, b) responsibilities of the
+    rows ``rows[block]``, whose centred feature-major form is ``xt``. Blocks
+    are visited in order, so random draws inside ``responsibilities`` are
+    reproducible. ``None`` when there are no blocks.
+    """
+    total: Moments | None = None
+    for block in blocks:
+        xt = centred_block(rows[block], shift)
+        block_weights = None if row_weights is None else row_weights[block]
+        resp = responsibilities(block, xt)
+        if block_weights is not None:
+            resp *= block_weights
+        features = quadratic_features(xt, covariance_type)
+        moments = moments_from_responsibilities(xt, features, resp, covariance_type, block_weights)
+        total = moments if total is None else total + moments
+    return total
 
 
 def e_step_block(

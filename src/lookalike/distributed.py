@@ -474,7 +474,9 @@ def _initial_moments(
     random_state: np.random.RandomState,
 ) -> Moments:
     """Moments of the initial responsibilities, from a sample of rows."""
-    from sklearn.cluster import KMeans, kmeans_plusplus
+    from sklearn.cluster import KMeans
+
+    from lookalike.mixture import choose_seed_rows
 
     k = estimator.n_components
     covariance_type = estimator.covariance_type
@@ -506,15 +508,7 @@ def _initial_moments(
                 )
             )
         else:
-            if estimator.init_params == "k-means++":
-                _, chosen = kmeans_plusplus(
-                    rows, k, random_state=random_state, sample_weight=weights
-                )
-            else:
-                p = None
-                if weights is not None and np.any(weights != weights[0]):
-                    p = weights / weights.sum()
-                chosen = random_state.choice(rows.shape[0], size=k, replace=False, p=p)
+            chosen = choose_seed_rows(rows, k, estimator.init_params, weights, random_state)
             owners = np.concatenate([np.full(len(s.positions), s.index) for s in samples])
             positions = np.concatenate([s.positions for s in samples])
             seeds: dict[int, tuple[np.ndarray, np.ndarray]] = {}

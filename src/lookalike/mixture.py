@@ -629,17 +629,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                 kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
                 labels = cached_kmeans_labels(kmeans, X, weights)
             else:
-                if self.init_params == "k-means++":
-                    _, seeds = kmeans_plusplus(
-                        X, k, random_state=random_state, sample_weight=weights
-                    )
-                else:
-                    # Equal weights draw exactly as no weights (NumPy's choice takes
-                    # another path when p is given), so constant weights change nothing.
-                    probabilities = None
-                    if weights is not None and np.any(weights != weights[0]):
-                        probabilities = weights / weights.sum()
-                    seeds = random_state.choice(n_samples, size=k, replace=False, p=probabilities)
+                seeds = choose_seed_rows(X, k, self.init_params, weights, random_state)
                 labels = np.full(n_samples, -1, dtype=np.intp)
                 labels[seeds] = np.arange(k)
 
@@ -905,6 +895,33 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
 # --------------------------------------------------------------------------------------
 # Helpers on arrays
+
+
+def choose_seed_rows(
+    X: np.ndarray,
+    n_components: int,
+    init_params: str,
+    weights: np.ndarray | None,
+    random_state: np.random.RandomState,
+) -> np.ndarray:
+    """Indices of the rows that seed the components ("k-means++" or "random_from_data").
+
+    The draws follow scikit-learn's order, so an integer ``random_state`` picks
+    the same rows.
+    """
+    if init_params == "k-means++":
+        _, seeds = kmeans_plusplus(
+            X, n_components, random_state=random_state, sample_weight=weights
+        )
+        return np.asarray(seeds)
+    # Equal weights draw exactly as no weights (NumPy's choice takes another path
+    # when p is given), so constant weights change nothing.
+    probabilities = None
+    if weights is not None and np.any(weights != weights[0]):
+        probabilities = weights / weights.sum()
+    return np.asarray(
+        random_state.choice(X.shape[0], size=n_components, replace=False, p=probabilities)
+    )
 
 
 def _map_rows(estimator: Any, method: str, X: Any, **kwargs: Any) -> Any:

@@ -33,6 +33,10 @@ ATOM_SHARE = 0.02
 SECOND_SENTENCE_SHARE = 0.1
 """A second difference is added when it affects at least this share of rows."""
 
+GENERIC_WEIGHT = 0.75
+"""The KS description ranks with this weight: a specific difference (an atom, a range, a
+missing rate) that explains at least three quarters of the KS distance is named instead."""
+
 
 def share(x: float) -> str:
     """A share as a percentage: ``0%``, ``<0.1%``, ``3.4%``, ``31%``."""
@@ -137,16 +141,17 @@ def _numeric_candidates(
     if frequent.size:
         share_r = _shares(frequent, values_r, counts_r) * present_r
         share_s = _shares(frequent, values_s, counts_s) * present_s
-        worst = int(np.argmax(np.abs(share_r - share_s)))
-        gap = abs(share_r[worst] - share_s[worst])
-        if gap > 0 and max(share_r[worst], share_s[worst]) >= ATOM_SHARE:
-            out.append(
-                (
-                    gap,
-                    f"the value {fmt(frequent[worst])} holds {share(share_r[worst])} of real "
-                    f"rows and {share(share_s[worst])} of synthetic rows",
-                )
-            )
+        gaps = np.abs(share_r - share_s)
+        order = np.argsort(-gaps, kind="stable")[:2]
+        named = [
+            f"the value {fmt(frequent[i])} holds {share(share_r[i])} of real rows and "
+            f"{share(share_s[i])} of synthetic rows"
+            for i in order
+            if gaps[i] > 0 and gaps[i] >= 0.5 * gaps[order[0]]
+            and max(share_r[i], share_s[i]) >= ATOM_SHARE
+        ]  # fmt: skip
+        if named:
+            out.append((float(gaps[order[0]]), "; ".join(named)))
     low, high = float(a.min()), float(a.max())
     outside = float(np.mean((b < low) | (b > high)))
     if outside > 0:
@@ -173,7 +178,7 @@ def _numeric_candidates(
         q_s = np.quantile(b, [0.25, 0.5, 0.75])
         out.append(
             (
-                distance,
+                GENERIC_WEIGHT * distance,
                 f"the distributions differ by up to {share(distance)} of rows (KS): median "
                 f"{fmt(q_r[1])} real vs {fmt(q_s[1])} synthetic, middle half "
                 f"[{fmt(q_r[0])}, {fmt(q_r[2])}] vs [{fmt(q_s[0])}, {fmt(q_s[2])}]",
@@ -247,7 +252,7 @@ def describe_column(
         )
     if not candidates:
         return "its values are distributed differently"
-    candidates.sort(key=lambda item: -item[0])
+    candidates.sort(key=lambda item: -round(item[0], 9))
     text = candidates[0][1]
     if len(candidates) > 1 and candidates[1][0] >= SECOND_SENTENCE_SHARE:
         text += f"; {candidates[1][1]}"

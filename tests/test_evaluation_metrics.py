@@ -150,7 +150,8 @@ def brute_coverage(real, synthetic, k):
     synthetic_radius = np.sort(synthetic_synthetic, axis=1)[:, k - 1]
     cross = cdist(synthetic, real)
     precision = np.mean(np.any(cross <= real_radius[None, :], axis=1))
-    recall = np.mean(np.any(cross.T <= synthetic_radius[None, :], axis=1))
+    transposed = cross.T
+    recall = np.mean(np.any(transposed <= synthetic_radius[None, :], axis=1))
     nearest_real = np.argmin(cross, axis=1)
     authentic = np.mean(cross.min(axis=1) > real_real.min(axis=1)[nearest_real])
     return precision, recall, authentic

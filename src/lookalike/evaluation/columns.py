@@ -343,15 +343,21 @@ def _hashed_vectors(texts: npt.NDArray[Any], dimensions: int) -> npt.NDArray[np.
     return vectors / np.where(norms > 0, norms, 1.0) / np.sqrt(2.0)
 
 
+def ranked_levels(values: npt.ArrayLike) -> pd.Index:
+    """The distinct values, most frequent first (ties by text): an Index to code them."""
+    counts = pd.Series(np.asarray(values, dtype=object)).value_counts(sort=False)
+    texts = np.asarray([str(level) for level in counts.index], dtype=str)
+    order = np.lexsort((texts, -counts.to_numpy()))
+    return pd.Index(counts.index[order])
+
+
 def ordinal_codes(columns: Sequence[npt.NDArray[Any]]) -> tuple[list[np.ndarray], int]:
     """Integer codes of text levels shared by several arrays, most frequent level first.
 
     Returns the code arrays (float64, one per input) and the number of levels.
     """
     joined = np.concatenate([np.asarray(c, dtype=object) for c in columns])
-    counts = pd.Series(joined).value_counts(sort=False)
-    order = sorted(range(len(counts)), key=lambda i: (-int(counts.iloc[i]), str(counts.index[i])))
-    index = pd.Index(counts.index[order])
+    index = ranked_levels(joined)
     codes = [index.get_indexer(np.asarray(c, dtype=object)).astype(np.float64) for c in columns]
     return codes, len(index)
 

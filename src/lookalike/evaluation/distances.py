@@ -5,18 +5,21 @@ fits :data:`BLOCK_BYTES`, so memory never holds a full ``n_queries x n_reference
 Squared distances come from one matrix product per block
 (:mod:`lookalike._math.distances`); entries near zero, where the expansion's rounding
 would matter, are recomputed exactly from the differences, so identical rows are at
-distance exactly 0.
+distance exactly 0. Blocks run on a thread pool with one BLAS thread each
+(:func:`lookalike._math.blocks.map_blocks`): the products are thin, bound by writing the
+block rather than by arithmetic, and each block is reduced (minimum, comparison) by the
+thread that made it. Results come back in block order, so they do not depend on threads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import nullcontext
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from lookalike._math.blocks import row_slices, single_threaded_blas
+from lookalike._math.blocks import map_blocks, row_slices
 from lookalike._math.distances import (
     augment_points,
     augment_queries,
@@ -26,45 +29,45 @@ from lookalike._math.distances import (
     squared_norms,
 )
 
+T = TypeVar("T")
+
 BLOCK_BYTES = 16 * 2**20
 """Bytes of one block of the distance matrix (and of each temporary of its size)."""
 
 _REFINE_FACTOR = 16.0
 
-THIN_COLUMNS = 64
-"""Rows with at most this many encoded columns use one BLAS thread for their products."""
 
+class _Reference:
+    """Reference rows prepared for blocks of squared distances to query rows."""
 
-def _block_rows(n_reference: int) -> int:
-    return max(1, BLOCK_BYTES // (8 * max(n_reference, 1)))
+    def __init__(self, reference: np.ndarray, queries: np.ndarray) -> None:
+        self.rows = np.ascontiguousarray(reference, dtype=np.float64)
+        self.queries = np.ascontiguousarray(queries, dtype=np.float64)
+        reference_sq = squared_norms(self.rows)
+        self.points = augment_points(self.rows, reference_sq)
+        self.query_sq = squared_norms(self.queries)
+        self.threshold = _REFINE_FACTOR * rounding_bound(
+            float(self.query_sq.max(initial=0.0)),
+            float(reference_sq.max(initial=0.0)),
+            self.rows.shape[1],
+        )
 
+    def squared(self, rows: slice, exact_zero: bool = True) -> np.ndarray:
+        """Squared distances of the query rows ``rows`` to every reference row.
 
-def _squared_blocks(
-    reference: np.ndarray, queries: np.ndarray, exact_zero: bool = True
-) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield ``(rows, squared distances)`` for consecutive blocks of query rows.
+        With ``exact_zero``, entries near zero are recomputed from the differences, so that
+        identical rows are at distance exactly 0.
+        """
+        block = self.queries[rows]
+        out = squared_distances(augment_queries(block, self.query_sq[rows]), self.points)
+        if exact_zero:
+            refine_near_zero(out, block, self.rows, self.threshold)
+        return out
 
-    With ``exact_zero``, entries near zero are recomputed from the differences, so that
-    identical rows are at distance exactly 0.
-    """
-    reference = np.ascontiguousarray(reference, dtype=np.float64)
-    queries = np.ascontiguousarray(queries, dtype=np.float64)
-    reference_sq = squared_norms(reference)
-    points = augment_points(reference, reference_sq)
-    query_sq = squared_norms(queries)
-    threshold = _REFINE_FACTOR * rounding_bound(
-        float(query_sq.max(initial=0.0)), float(reference_sq.max(initial=0.0)), reference.shape[1]
-    )
-    # Thin products are bound by writing the block, not by arithmetic: one BLAS thread is
-    # as fast and does not contend with other threads (4x faster on a loaded machine).
-    limit = single_threaded_blas() if reference.shape[1] <= THIN_COLUMNS else nullcontext()
-    for rows in row_slices(queries.shape[0], _block_rows(reference.shape[0])):
-        block = queries[rows]
-        with limit:
-            squared = squared_distances(augment_queries(block, query_sq[rows]), points)
-        if exact_zero:  # exact distances where rounding could blur a (near) copy
-            refine_near_zero(squared, block, reference, threshold)
-        yield rows, squared
+    def map(self, func: Callable[[slice], T]) -> list[T]:
+        """``func(rows)`` over blocks of query rows, in order, on the thread pool."""
+        per_block = max(1, BLOCK_BYTES // (8 * max(self.rows.shape[0], 1)))
+        return list(map_blocks(func, row_slices(self.queries.shape[0], per_block)))
 
 
 def nearest(
@@ -88,24 +91,34 @@ def nearest(
         Sorted, nearest first.
     indices : ndarray of shape (n_queries, k)
     """
-    reference = np.asarray(reference, dtype=np.float64)
-    queries = np.asarray(queries, dtype=np.float64)
+    prepared = _Reference(np.asarray(reference, dtype=np.float64), np.asarray(queries))
     take = k + 1 if skip_self else k
-    if take > reference.shape[0]:
+    if take > prepared.rows.shape[0]:
         raise ValueError(
-            f"{take} neighbours asked among {reference.shape[0]} reference rows; pass more rows."
+            f"{take} neighbours asked among {prepared.rows.shape[0]} reference rows; pass "
+            "more rows."
         )
-    distances = np.empty((queries.shape[0], take))
-    indices = np.empty((queries.shape[0], take), dtype=np.intp)
-    for rows, squared in _squared_blocks(reference, queries, exact_zero=not skip_self):
-        if take < squared.shape[1]:
+
+    def block(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        squared = prepared.squared(rows, exact_zero=not skip_self)
+        if take == 1:
+            part = np.argmin(squared, axis=1)[:, None]
+        elif take < squared.shape[1]:
             part = np.argpartition(squared, take - 1, axis=1)[:, :take]
         else:
             part = np.broadcast_to(np.arange(squared.shape[1]), squared.shape).copy()
         values = np.take_along_axis(squared, part, axis=1)
         order = np.argsort(values, axis=1, kind="stable")
-        indices[rows] = np.take_along_axis(part, order, axis=1)
-        distances[rows] = np.sqrt(np.take_along_axis(values, order, axis=1))
+        return (
+            np.sqrt(np.take_along_axis(values, order, axis=1)),
+            np.take_along_axis(part, order, axis=1),
+        )
+
+    results = prepared.map(block)
+    if not results:
+        return np.zeros((0, take - int(skip_self))), np.zeros((0, take - int(skip_self)), np.intp)
+    distances = np.vstack([r[0] for r in results])
+    indices = np.vstack([r[1] for r in results]).astype(np.intp)
     if skip_self:
         return distances[:, 1:], indices[:, 1:]
     return distances, indices
@@ -130,12 +143,10 @@ def within_radius(
 
     ``radii[j]`` is the radius of the ball around reference row ``j`` (boundary included).
     """
-    reference = np.asarray(reference, dtype=np.float64)
+    prepared = _Reference(np.asarray(reference, dtype=np.float64), np.asarray(queries))
     radii_sq = np.square(np.asarray(radii, dtype=np.float64))
-    out = np.zeros(np.asarray(queries).shape[0], dtype=bool)
-    for rows, squared in _squared_blocks(reference, np.asarray(queries, dtype=np.float64)):
-        out[rows] = np.any(squared <= radii_sq[None, :], axis=1)
-    return out
+    results = prepared.map(lambda rows: np.any(prepared.squared(rows) <= radii_sq, axis=1))
+    return np.concatenate(results) if results else np.zeros(0, dtype=bool)
 
 
 def nearest_ignoring(
@@ -162,13 +173,15 @@ def nearest_ignoring(
     own squared distances (from a product of its few columns) are subtracted from them,
     so the cost is one full product plus one narrow product per group.
     """
-    reference = np.asarray(reference, dtype=np.float64)
-    queries = np.asarray(queries, dtype=np.float64)
-    out = {name: np.empty(queries.shape[0], dtype=np.intp) for name in slices}
-    for rows, squared in _squared_blocks(reference, queries):
-        block = queries[rows]
+    prepared = _Reference(np.asarray(reference, dtype=np.float64), np.asarray(queries))
+    reference_rows = prepared.rows
+
+    def block(rows: slice) -> dict[str, np.ndarray]:
+        squared = prepared.squared(rows)
+        queries_block = prepared.queries[rows]
+        found = {}
         for name, columns in slices.items():
-            part_q, part_r = block[:, columns], reference[:, columns]
+            part_q, part_r = queries_block[:, columns], reference_rows[:, columns]
             if part_q.shape[1] == 1:
                 own = np.square(part_q - part_r.T)
             else:
@@ -177,5 +190,15 @@ def nearest_ignoring(
                     + squared_norms(part_r)[None, :]
                     - 2.0 * (part_q @ part_r.T)
                 )
-            out[name][rows] = np.argmin(squared - own, axis=1)
-    return out
+            found[name] = np.argmin(squared - own, axis=1)
+        return found
+
+    results = prepared.map(block)
+    return {
+        name: (
+            np.concatenate([r[name] for r in results]).astype(np.intp)
+            if results
+            else np.zeros(0, dtype=np.intp)
+        )
+        for name in slices
+    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from lookalike.evaluation.detector import DetectorResult
@@ -25,7 +26,7 @@ def _ok(x: float | None) -> bool:
 
 def _values(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = metrics.loc[metrics["metric"] == metric]
-    return rows[rows["value"].map(_ok)]
+    return rows.loc[np.array([_ok(v) for v in rows["value"]], dtype=bool)]
 
 
 def _first(metrics: pd.DataFrame, metric: str) -> tuple[float, float]:
@@ -92,7 +93,7 @@ def fidelity_sentence(metrics: pd.DataFrame) -> str | None:
         if len(rows):
             worst = rows.loc[rows["value"].idxmax()]
             part = f"{label} {rows['value'].mean():.3f} over {len(rows)} {kind} column(s)"
-            reference = rows["reference"][rows["reference"].map(_ok)]
+            reference = rows["reference"][[_ok(v) for v in rows["reference"]]]
             if len(reference):
                 part += f" (holdout {reference.mean():.3f})"
             parts.append(part + f", worst {worst['column']}: {worst['value']:.3f}")

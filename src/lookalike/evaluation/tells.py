@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from lookalike.evaluation.columns import NUMERIC
+from lookalike.evaluation.columns import NUMERIC, ranked_levels
 
 COLUMN_BINS = 32
 """Bins of a numeric column's own detector (atoms included)."""
@@ -155,9 +155,7 @@ def bin_codes(
         return _numeric_codes(np.asarray(real, float), np.asarray(synthetic, float), n_bins)
     a = np.asarray(real, dtype=object)
     b = np.asarray(synthetic, dtype=object)
-    counts = pd.Series(np.concatenate([a, b])).value_counts()
-    order = sorted(range(len(counts)), key=lambda i: (-int(counts.iloc[i]), str(counts.index[i])))
-    ranked = pd.Index(counts.index[order])
+    ranked = ranked_levels(np.concatenate([a, b]))
     codes = [ranked.get_indexer(values) for values in (a, b)]
     if len(ranked) > n_bins:
         codes = [np.minimum(c, n_bins - 1) for c in codes]

@@ -167,6 +167,53 @@ def test_copy_of_training_rows_is_memorised(mixture_data):
     assert report.value("exact_copy_rate") == 1.0
     assert report.value("membership_auc") == pytest.approx(1.0)
     assert any("memorised" in sentence and "100%" in sentence for sentence in report.summary)
+    # Beside its references: holdout rows copy nothing, and sit at their own distance.
+    assert report.reference("exact_copy_rate") == 0.0
+    assert report.value("dcr_ratio") == 0.0 and report.value("dcr_synthetic") == 0.0
+    assert report.value("authenticity") == 0.0
+    # The attacker reads every secret off the copy: attribute inference at its maximum.
+    for column in ("x0", "x1"):
+        assert report.value("attribute_inference_success", column) == 1.0
+        assert report.value("attribute_inference_risk", column) == 1.0
+    assert report.value("attribute_inference_risk") == 1.0
+
+
+def test_fresh_rows_score_like_the_real_holdout(mixture_data):
+    # Synthetic rows drawn from the real distribution: every metric near its reference.
+    # 600 rows per table: detector AUC standard error about 0.017 (tolerance 0.1, 6 standard
+    # errors); precision, recall and authenticity are shares of 600 rows (standard error
+    # <= 0.02 each, and the reference has its own), tolerance 0.1 (false-failure rate
+    # below 1e-3 for each comparison).
+    train, holdout = mixture_data
+    fresh = make_blobs(600, seed=25)[0]
+    report = evaluate(train, fresh, holdout)
+    assert abs(report.value("c2st_auc") - 0.5) < 0.1
+    assert abs(report.reference("c2st_auc") - 0.5) < 0.1
+    for metric in ("precision", "recall", "authenticity"):
+        assert abs(report.value(metric) - report.reference(metric)) < 0.1, metric
+    assert report.tells == []
+    assert not report.memorised
+    assert report.value("attribute_inference_risk") < 0.15
+
+
+def test_independent_marginals_are_caught_and_a_dependent_pair_named():
+    # Three correlated columns, drawn again and shuffled column by column: each column is
+    # right, their dependence is gone. 1,500 rows per table.
+    def correlated(n, seed):
+        rng = np.random.default_rng(seed)
+        z = rng.normal(size=n)
+        return pd.DataFrame({"u": z + 0.3 * rng.normal(size=n),
+                             "v": z + 0.3 * rng.normal(size=n),
+                             "w": rng.normal(size=n)})  # fmt: skip
+
+    real, holdout, fresh = correlated(1500, 30), correlated(800, 31), correlated(1500, 32)
+    rng = np.random.default_rng(33)
+    independent = fresh.apply(lambda s: s.to_numpy()[rng.permutation(len(s))])
+    report = evaluate(real, independent, holdout)
+    assert report.value("c2st_auc") > 0.75
+    assert max(report.value("ks", c) for c in "uvw") < 0.06  # the saturated column scores
+    assert report.tells[0].columns == ("u", "v")
+    assert any(s.startswith("Columns 'u' and 'v' give it away together") for s in report.summary)
 
 
 def test_tiny_bandwidth_kde_is_memorised(mixture_data):

@@ -179,18 +179,20 @@ def nearest_ignoring(
     def block(rows: slice) -> dict[str, np.ndarray]:
         squared = prepared.squared(rows)
         queries_block = prepared.queries[rows]
+        other = np.empty_like(squared)  # reused: no new block-sized array per group
         found = {}
         for name, columns in slices.items():
             part_q, part_r = queries_block[:, columns], reference_rows[:, columns]
             if part_q.shape[1] == 1:
-                own = np.square(part_q - part_r.T)
+                np.subtract(part_q, part_r[:, 0][None, :], out=other)
+                np.square(other, out=other)
             else:
-                own = (
-                    squared_norms(part_q)[:, None]
-                    + squared_norms(part_r)[None, :]
-                    - 2.0 * (part_q @ part_r.T)
-                )
-            found[name] = np.argmin(squared - own, axis=1)
+                np.matmul(part_q, part_r.T, out=other)
+                other *= -2.0
+                other += squared_norms(part_q)[:, None]
+                other += squared_norms(part_r)[None, :]
+            np.subtract(squared, other, out=other)
+            found[name] = np.argmin(other, axis=1)
         return found
 
     results = prepared.map(block)

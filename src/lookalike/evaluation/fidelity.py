@@ -46,8 +46,16 @@ def ks_statistic(real: npt.ArrayLike, synthetic: npt.ArrayLike) -> float:
 
 
 def _as_levels(values: npt.ArrayLike) -> pd.Series:
-    series = pd.Series(np.asarray(values, dtype=object))
-    return series.where(series.notna(), MISSING).map(str)
+    """Text levels (missing values as :data:`MISSING`) in an object Series.
+
+    Conformed columns are text already and pass through without a per-item conversion.
+    """
+    array = np.asarray(values, dtype=object)
+    missing = pd.isna(array)
+    if missing.any() or pd.api.types.infer_dtype(array, skipna=False) != "string":
+        array = np.array([MISSING if m else str(v) for v, m in zip(array, missing, strict=True)],
+                         dtype=object)  # fmt: skip
+    return pd.Series(array, dtype=object)
 
 
 def total_variation(real: npt.ArrayLike, synthetic: npt.ArrayLike) -> float:
@@ -66,13 +74,19 @@ def total_variation(real: npt.ArrayLike, synthetic: npt.ArrayLike) -> float:
     return float(0.5 * np.abs(difference.to_numpy()).sum())
 
 
-def _pair_counts(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Non-zero cell counts of the contingency table of two level columns, with the row
-    and column index of each cell (levels coded by :func:`pandas.factorize`)."""
-    codes_a, uniques_a = pd.factorize(_as_levels(a))
-    codes_b, uniques_b = pd.factorize(_as_levels(b))
-    n_a, n_b = len(uniques_a), len(uniques_b)
-    cell = codes_a.astype(np.int64) * n_b + codes_b
+def _codes(values: npt.ArrayLike) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's levels (missing values a level) and their number."""
+    codes, uniques = pd.factorize(_as_levels(values))
+    return codes.astype(np.int64), len(uniques)
+
+
+def _pair_counts(
+    a: tuple[np.ndarray, int], b: tuple[np.ndarray, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-zero cell counts of the contingency table of two coded columns, with the row
+    and column index of each cell."""
+    (codes_a, n_a), (codes_b, n_b) = a, b
+    cell = codes_a * n_b + codes_b
     if n_a * n_b <= DENSE_PAIR_CELLS:
         counts = np.bincount(cell, minlength=n_a * n_b)
         present = np.flatnonzero(counts)
@@ -93,6 +107,10 @@ def cramers_v(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     (Tschuprow's T divides by :math:`\\sqrt{(r - 1)(c - 1)}` instead; the two agree only
     for square tables.)
     """
+    return _cramers_v_of_codes(_codes(a), _codes(b))
+
+
+def _cramers_v_of_codes(a: tuple[np.ndarray, int], b: tuple[np.ndarray, int]) -> float:
     counts, rows, cols = _pair_counts(a, b)
     n = counts.sum()
     row_totals = np.bincount(rows, weights=counts)
@@ -179,8 +197,13 @@ def pair_statistics(
         for i, j in zip(rows, cols, strict=True):
             if np.isfinite(difference[i, j]):
                 out["correlation_diff"][f"{numeric[i]}|{numeric[j]}"] = float(difference[i, j])
+    codes_real = {c: _codes(real[c]) for c in categorical}
+    codes_other = {c: _codes(other[c]) for c in categorical}
     for a, b in combinations(categorical, 2):
-        value = abs(cramers_v(real[a], real[b]) - cramers_v(other[a], other[b]))
+        value = abs(
+            _cramers_v_of_codes(codes_real[a], codes_real[b])
+            - _cramers_v_of_codes(codes_other[a], codes_other[b])
+        )
         if np.isfinite(value):
             out["cramers_v_diff"][f"{a}|{b}"] = float(value)
     return out

@@ -30,7 +30,14 @@ import pandas as pd
 
 from lookalike._validation import RandomStateLike, as_random_state
 from lookalike.evaluation import coverage, fidelity, privacy
-from lookalike.evaluation.columns import ColumnPlan, conform, encode_rows, plan_columns, seed_from
+from lookalike.evaluation.columns import (
+    ColumnPlan,
+    conform,
+    encode_rows,
+    plan_columns,
+    sample_rows,
+    seed_from,
+)
 from lookalike.evaluation.describe import describe_tells
 from lookalike.evaluation.detector import DetectorResult, detector_auc
 from lookalike.evaluation.report import METRIC_COLUMNS, SAMPLING_COLUMNS, EvaluationReport
@@ -54,10 +61,10 @@ DEFAULT_MAX_ROWS = 100_000
 HOLDOUT_SHARE = 0.3
 """Share of the real rows held out when no holdout is given."""
 
-DETECTOR_ROWS = 20_000
+DETECTOR_ROWS = 10_000
 """Rows of each table in the classifier two-sample test."""
 
-TELL_ROWS = 50_000
+TELL_ROWS = 20_000
 """Rows of each table in the per-column and per-pair detectors."""
 
 DISTANCE_REFERENCE_ROWS = 10_000
@@ -66,17 +73,20 @@ DISTANCE_REFERENCE_ROWS = 10_000
 DISTANCE_QUERY_ROWS = 5_000
 """Synthetic and holdout rows whose nearest training rows are searched."""
 
-COVERAGE_ROWS = 5_000
+COVERAGE_ROWS = 3_000
 """Rows of each set in precision, recall and authenticity."""
 
-ATTACK_ROWS = 1_000
+ATTACK_ROWS = 500
 """Training rows attacked (and holdout rows as the control) by the attribute inference."""
 
 MAX_SECRETS = 30
 """Secret columns of the attribute inference at most (a seeded choice beyond)."""
 
-UTILITY_ROWS = 50_000
+UTILITY_ROWS = 10_000
 """Training rows of each utility model, and real test rows, at most."""
+
+FIDELITY_ROWS = 50_000
+"""Rows of each table in the per-column and per-pair statistics."""
 
 MAX_PAIR_ROWS = 200
 """Pair rows of each pair metric kept in the metrics table (largest first)."""
@@ -247,6 +257,10 @@ def _fidelity_step(
     test: pd.DataFrame,
     plan: ColumnPlan,
 ) -> None:
+    stream = state.streams["fidelity"]  # samples in row order: all rows when under the cap
+    real, synthetic, train, test = (
+        sample_rows(frame, FIDELITY_ROWS, stream) for frame in (real, synthetic, train, test)
+    )
     values = fidelity.column_statistics(real, synthetic, plan.kinds)
     references = fidelity.column_statistics(train, test, plan.kinds)
     notes = {"ks": "Kolmogorov-Smirnov statistic", "tv": "total variation distance"}
@@ -424,7 +438,7 @@ def _utility_step(
 
 STREAMS = (
     "real", "synthetic", "holdout", "split", "detector", "detector_reference", "tells",
-    "distances", "utility",
+    "distances", "utility", "fidelity",
 )  # fmt: skip
 
 

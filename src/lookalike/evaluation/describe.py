@@ -294,6 +294,40 @@ def describe_pair(
     )
 
 
+HUB_PAIRS = 3
+"""A column in at least this many pair tells is one tell: its dependence on the others."""
+
+
+def group_pairs(tells: list[Tell]) -> list[Tell]:
+    """Pair tells that share a column (in at least :data:`HUB_PAIRS` of them) as one tell.
+
+    The grouped tell's columns are the shared column first, then its partners by score;
+    its AUC and score are those of its best pair. Tells keep their order by score.
+    """
+    remaining = list(tells)
+    grouped: list[Tell] = []
+    while True:
+        counts: dict[str, int] = {}
+        for tell in remaining:
+            if tell.kind == "pair":
+                for column in tell.columns:
+                    counts[column] = counts.get(column, 0) + 1
+        hubs = [c for c, k in counts.items() if k >= HUB_PAIRS]
+        if not hubs:
+            break
+        hub = max(hubs, key=lambda c: (counts[c], -_first_index(remaining, c)))
+        members = [t for t in remaining if t.kind == "pair" and hub in t.columns]
+        partners = [next(c for c in t.columns if c != hub) for t in members]
+        best = members[0]
+        grouped.append(Tell((hub, *partners), best.auc, best.score))
+        remaining = [t for t in remaining if t not in members]
+    return sorted(remaining + grouped, key=lambda t: -t.score)
+
+
+def _first_index(tells: list[Tell], column: str) -> int:
+    return next(i for i, t in enumerate(tells) if column in t.columns)
+
+
 def describe_tells(
     tells: list[Tell],
     real: pd.DataFrame,
@@ -301,18 +335,29 @@ def describe_tells(
     kinds: Mapping[str, str],
     registry: Mapping[str, str],
 ) -> list[Tell]:
-    """The tells with their sentences filled in."""
+    """The tells with their sentences filled in (pair tells around one column grouped)."""
     out = []
-    for tell in tells:
+    for tell in group_pairs(tells):
         if tell.kind == "column":
             (column,) = tell.columns
             detail = describe_column(
                 real[column], synthetic[column], kinds[column], registry.get(column, "")
             )
             sentence = f"column {column!r} gives it away: {detail}"
-        else:
+        elif tell.kind == "pair":
             first, second = tell.columns
             detail = describe_pair(real, synthetic, (first, second), kinds)
             sentence = f"columns {first!r} and {second!r} give it away together: {detail}"
+        else:
+            hub, partners = tell.columns[0], tell.columns[1:]
+            details = [
+                f"with {partner!r} " + describe_pair(real, synthetic, (hub, partner), kinds)
+                for partner in partners[:2]
+            ]
+            more = f" and {len(partners) - 2} more" if len(partners) > 2 else ""
+            sentence = (
+                f"column {hub!r} gives it away through its dependence on {len(partners)} other "
+                f"columns: {'; '.join(details)}{more}"
+            )
         out.append(Tell(tell.columns, tell.auc, tell.score, sentence))
     return out

@@ -389,7 +389,7 @@ def tell_figure(real: pd.DataFrame, synthetic: pd.DataFrame, tell: Any,
     rows each.
     """
     plt = _pyplot()
-    columns = tuple(tell.columns)
+    columns = tuple(tell.columns)[:2]  # a dependence tell: its column and best partner
     if len(columns) == 1:
         (name,) = columns
         fig, ax = plt.subplots(figsize=(6.5, 3.0))
@@ -486,10 +486,13 @@ def report_figures(report: Any, random_state: int = 0) -> list[RenderedFigure]:
         if not all(name in kinds for name in tell.columns):
             continue
         what = "values" if len(tell.columns) == 1 else "rows"
+        title = " and ".join(str(c) for c in tell.columns[:2])
+        if len(tell.columns) > 2:
+            title += f" (and {len(tell.columns) - 2} more columns)"
         drawn.append(
             (
                 f"tell-{i + 1}",
-                " and ".join(str(c) for c in tell.columns),
+                title,
                 f"{tell.sentence[:1].upper()}{tell.sentence[1:]}. Real (blue) and synthetic "
                 f"(orange) {what}; detector AUC on these columns {tell.auc:.3f}.",
                 tell_figure(real, synthetic, tell, kinds, random_state),

@@ -72,7 +72,8 @@ class Tell:
     Attributes
     ----------
     columns : tuple of str
-        One column, or two.
+        One column, two (a pair), or more: a column and the columns it depends on (pair
+        tells around one column, grouped by :func:`lookalike.evaluation.describe.group_pairs`).
     auc : float
         ROC AUC of the binned detector on these columns.
     score : float
@@ -89,7 +90,8 @@ class Tell:
 
     @property
     def kind(self) -> str:
-        return "column" if len(self.columns) == 1 else "pair"
+        """``"column"``, ``"pair"`` or ``"dependence"`` (a column and several partners)."""
+        return {1: "column", 2: "pair"}.get(len(self.columns), "dependence")
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -46,6 +46,7 @@ test: lint chromium
 	cd benchmarks && ../$(BIN)/python bench_toolkit.py --smoke > /dev/null
 	cd benchmarks && ../$(BIN)/python bench_quality.py --smoke > /dev/null
 	cd benchmarks && ../$(BIN)/python bench_dask.py --smoke > /dev/null
+	cd benchmarks && ../$(BIN)/python bench_evaluate.py --smoke > /dev/null
 
 bench: $(VENV)/.test-installed
 	cd benchmarks && ../$(BIN)/python bench_gmm.py

@@ -176,6 +176,8 @@ def test_copy_of_training_rows_is_memorised(mixture_data):
         assert report.value("attribute_inference_success", column) == 1.0
         assert report.value("attribute_inference_risk", column) == 1.0
     assert report.value("attribute_inference_risk") == 1.0
+    # Rows in both classes: the detector learns them as real, below chance, and says why.
+    assert report.value("c2st_auc") < 0.4 and "repeat real rows" in report.summary[0]
 
 
 def test_fresh_rows_score_like_the_real_holdout(mixture_data):

@@ -160,6 +160,7 @@ class _Evaluation:
         self.streams = streams
         self.rows: list[dict[str, Any]] = []
         self.sampling: list[dict[str, Any]] = []
+        self.risk_error = float("nan")
 
     def used(self, step: str, real: int | None, synthetic: int | None, holdout: int | None,
              note: str = "") -> None:  # fmt: skip
@@ -394,7 +395,8 @@ def _distance_steps(
         )  # fmt: skip
     for column, result in results.items():
         note = (
-            "(success - holdout success) / (1 - holdout success)"
+            "(success - holdout success) / (1 - holdout success); standard error "
+            f"{result.risk_error:.2f}"
             if np.isfinite(result.risk)
             else "not measurable: the attack on holdout rows misses fewer than "
             f"{privacy.MIN_CONTROL_MISSES} rows (the other columns determine this column, or "
@@ -408,8 +410,10 @@ def _distance_steps(
         worst = max(risks, key=risks.__getitem__)
         state.rows.append(
             _row("privacy", "attribute_inference_risk", None, risks[worst], 0.0,
-                 f"largest over {len(results)} secret columns (column {worst!r})")
+                 f"largest over {len(results)} secret columns (column {worst!r}, standard "
+                 f"error {results[worst].risk_error:.2f})")
         )  # fmt: skip
+        state.risk_error = results[worst].risk_error
     state.used("attribute inference", a, len(synthetic_reference), a,
                f"{len(results)} secret columns")  # fmt: skip
     distance_arrays = {"synthetic": distances.synthetic, "holdout": distances.holdout}
@@ -604,7 +608,7 @@ def evaluate(
         s for s in (coverage_sentence(metrics), fidelity_sentence(metrics)) if s is not None
     ]
     summary.append(utility_sentence(metrics, target))
-    summary.append(privacy_sentence(metrics, memorised, reasons))
+    summary.append(privacy_sentence(metrics, memorised, reasons, state.risk_error))
     if plan.left_out:
         described = ", ".join(f"{c!r} ({why})" for c, why in plan.left_out.items())
         summary.append(f"Columns left out: {described}.")

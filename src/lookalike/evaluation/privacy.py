@@ -135,11 +135,15 @@ class InferenceResult:
         ``(success - control) / (1 - control)`` clipped to [0, 1]; NaN when the control
         attack misses fewer than :data:`MIN_CONTROL_MISSES` holdout rows (the other
         columns determine the secret, or it is nearly constant).
+    risk_error : float
+        Standard error of ``risk`` from the binomial errors of the two shares, propagated
+        through the formula (0 when the attack always succeeds on training rows).
     """
 
     success: float
     control: float
     risk: float
+    risk_error: float = float("nan")
 
 
 def guesses_right(
@@ -213,14 +217,31 @@ def attribute_inference(
         )
         control = float(np.mean(guesses_right(
             pool[hidden_controls[column]], control_values[column], kind, scale)))  # fmt: skip
-        misses = (1.0 - control) * len(control_values)
-        risk = (
-            float("nan")
-            if misses < MIN_CONTROL_MISSES - 1e-9
-            else (success - control) / (1.0 - control)
-        )
-        out[column] = InferenceResult(success, control, float(np.clip(risk, 0.0, 1.0)))
+        risk, error = inference_risk(success, control, len(target_values), len(control_values))
+        out[column] = InferenceResult(success, control, risk, error)
     return out
+
+
+def inference_risk(
+    success: float, control: float, n_targets: int, n_controls: int
+) -> tuple[float, float]:
+    """Risk ``(success - control) / (1 - control)`` clipped to [0, 1], and its standard error.
+
+    NaN (both) when the control attack misses fewer than :data:`MIN_CONTROL_MISSES` of the
+    ``n_controls`` holdout rows. The error propagates the binomial variances of the two
+    shares through the formula (first order):
+    :math:`\\sigma^2 = \\frac{s(1-s)/n_t}{(1-c)^2} + \\frac{c(1-c)/n_c\\,(1-s)^2}{(1-c)^4}`.
+    """
+    if (1.0 - control) * n_controls < MIN_CONTROL_MISSES - 1e-9:
+        return float("nan"), float("nan")
+    risk = (success - control) / (1.0 - control)
+    var_success = success * (1.0 - success) / max(n_targets, 1)
+    var_control = control * (1.0 - control) / max(n_controls, 1)
+    error = np.sqrt(
+        var_success / (1.0 - control) ** 2
+        + var_control * (1.0 - success) ** 2 / (1.0 - control) ** 4
+    )
+    return float(np.clip(risk, 0.0, 1.0)), float(error)
 
 
 def memorisation_verdict(

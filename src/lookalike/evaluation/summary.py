@@ -57,6 +57,11 @@ def detector_sentences(
     )
     if reference is not None and _ok(reference.auc):
         text += f"; real holdout rows against training rows score {reference.auc:.3f}"
+    if detector.auc < 0.5 - 4 * detector.standard_error:
+        text += (
+            "; an AUC below 0.5 means the detector learnt synthetic rows as real ones: "
+            "synthetic rows repeat real rows"
+        )
     sentences = [text + "."]
     if tells:
         sentences += [_capital(tell.sentence) + "." for tell in tells[:MAX_SUMMARY_TELLS]]
@@ -123,7 +128,12 @@ def utility_sentence(metrics: pd.DataFrame, target: str | None) -> str:
     return f"Utility: could not be assessed for target {target!r}."
 
 
-def privacy_sentence(metrics: pd.DataFrame, memorised: bool, reasons: Sequence[str]) -> str:
+def privacy_sentence(
+    metrics: pd.DataFrame,
+    memorised: bool,
+    reasons: Sequence[str],
+    risk_error: float = float("nan"),
+) -> str:
     ratio = _first(metrics, "dcr_ratio")[0]
     share = _first(metrics, "memorised_share")[0]
     copies, copies_reference = _first(metrics, "exact_copy_rate")
@@ -135,9 +145,10 @@ def privacy_sentence(metrics: pd.DataFrame, memorised: bool, reasons: Sequence[s
     per_column = risk_rows[risk_rows["column"].notna()]
     if len(per_column):
         worst = per_column.loc[per_column["value"].idxmax()]
+        error = f", standard error {risk_error:.2f}" if _ok(risk_error) else ""
         extra.append(
             f"attribute-inference risk up to {worst['value']:.2f} (secret column "
-            f"{worst['column']!r})"
+            f"{worst['column']!r}{error})"
         )
     tail = ("; " + ", ".join(extra)) if extra else ""
     if memorised:

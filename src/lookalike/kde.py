@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from lookalike._features import feature_indices, split_known
 from lookalike._math import binned
 from lookalike._math.cross_validation import held_out_log_densities
+from lookalike._math.distances import squared_scaled_metric
 from lookalike._math.kde_conditioning import condition_gaussian_kde, restrict_bandwidth
 from lookalike._math.kernel_sums import (
     TrainingPoints,
@@ -174,11 +175,13 @@ class _Scaling:
         return cls(centre, lower, float(np.log(np.diagonal(lower)).sum()))
 
     def to_unit(self, X: np.ndarray) -> np.ndarray:
-        centred = X - self.centre
-        if self.factor.ndim < 2:
-            centred *= 1.0 / self.factor
-            return centred
-        return solve_triangular(self.factor, centred.T, lower=True).T
+        """Coordinates beyond the largest float overflow to infinity (-inf log-densities)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            centred = X - self.centre
+            if self.factor.ndim < 2:
+                centred *= 1.0 / self.factor
+                return centred
+            return solve_triangular(self.factor, centred.T, lower=True).T
 
     def from_unit(self, offsets: np.ndarray) -> np.ndarray:
         """Map draws of the unit kernel to draws of the bandwidth's kernel."""
@@ -391,6 +394,8 @@ default="gaussian"
         # Unit-bandwidth coordinates (raw data for other metrics); the exact engine's
         # sorted copy is prepared on first use (the binned path does not need it).
         self._unit = self._scaling.to_unit(data) if self._euclidean else data
+        if not np.isfinite(self._unit).all():
+            raise ValueError("The data span over 1e308 bandwidths: use a larger bandwidth.")
         self._prepared: TrainingPoints | None = None
         return self
 
@@ -601,7 +606,7 @@ default="gaussian"
             return None  # every query is beyond the grid's reach
         if self.algorithm == "auto":
             extent = np.maximum(bounds[:, 1], high) - np.minimum(bounds[:, 0], low)
-            nodes = float(np.prod(extent / spacing + 1.0))
+            nodes = math.prod((extent / spacing + 1.0).tolist())  # inf, not a warning
             if nodes > binned.DEFAULT_MAX_CELLS:
                 return None
             if float(self._unit.shape[0]) * unit.shape[0] <= BINNED_ADVANTAGE * nodes:
@@ -758,14 +763,7 @@ default="gaussian"
 
     def _metric_distance(self) -> Any:
         metric = DistanceMetric.get_metric(self.metric, **(self.metric_params or {}))
-        bandwidth = float(self.bandwidth_)
-
-        def squared_scaled(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
-            distances = metric.pairwise(queries, points)
-            distances /= bandwidth
-            return np.square(distances, out=distances)
-
-        return squared_scaled
+        return squared_scaled_metric(metric.pairwise, float(self.bandwidth_))
 
     def score(self, X: npt.ArrayLike, y: Any = None) -> float:
         """Total log-likelihood of the rows (a sum, as scikit-learn's KernelDensity)."""
@@ -774,7 +772,8 @@ default="gaussian"
             from lookalike.distributed import total_and_count
 
             return total_and_count(scores)[0]
-        return float(np.sum(scores))
+        with np.errstate(over="ignore"):  # a sum below the most negative float is -inf
+            return float(np.sum(scores))
 
     # ----------------------------------------------------------------------------------
     # Sampling
@@ -1209,7 +1208,7 @@ def _check_grid(bandwidths: npt.ArrayLike) -> np.ndarray:
 def _weighted_mean(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     if weights is None:
         return X.mean(axis=0)
-    return (weights @ X) / weights.sum()
+    return (weights / weights.sum()) @ X  # normalised first: no overflow at any scale
 
 
 def _automatic_grid(X: np.ndarray, weights: np.ndarray | None, kernel: Kernel) -> np.ndarray:

@@ -39,19 +39,20 @@ RTOL = 1e-9
 # The oracle
 
 
-def log_kernel(kernel: str, s: np.ndarray) -> np.ndarray:
-    """``log k`` at squared scaled distances ``s`` (``inf`` allowed), in closed form."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.sqrt(s)
-        inside = s < 1.0
+def log_kernel(kernel: str, r: np.ndarray) -> np.ndarray:
+    """``log k`` at scaled distances ``r`` (``inf`` allowed), in closed form, never squaring
+    where that could overflow."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inside = r < 1.0
         if kernel == "gaussian":
-            return -0.5 * s
+            return -((r * math.sqrt(0.5)) ** 2)
         if kernel == "exponential":
             return -r
+        s = np.where(inside, r, 0.0) ** 2
         if kernel == "tophat":
-            values = np.zeros_like(s)
+            values = np.zeros_like(r)
         elif kernel == "epanechnikov":
-            values = np.log1p(-np.where(inside, s, 0.0))
+            values = np.log1p(-s)
         elif kernel == "linear":
             values = np.log1p(-np.where(inside, r, 0.0))
         else:
@@ -66,17 +67,20 @@ def oracle(
     kernel: str,
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Log-densities from differences divided by the bandwidth, never from expanded norms."""
+    """Log-densities from differences divided by the bandwidth, never from expanded norms.
+
+    Distances by ``hypot`` over the features, which never overflows before the
+    distance itself does.
+    """
     d = data.shape[1]
     w = np.ones(len(data)) if weights is None else np.asarray(weights, dtype=np.float64)
     with np.errstate(over="ignore", divide="ignore"):
-        scaled = (queries[:, np.newaxis, :] - data[np.newaxis, :, :]) / bandwidth
-        s = np.einsum("ijk,ijk->ij", scaled, scaled)
-        log_terms = log_kernel(kernel, s) + np.log(w)
+        scaled = np.abs(queries[:, np.newaxis, :] - data[np.newaxis, :, :]) / bandwidth
+        r = np.hypot.reduce(scaled, axis=2)
+        log_terms = log_kernel(kernel, r) + np.log(w)
     # The normaliser -log(C_d h^d) is tested against quadrature in test_kde.py.
-    return (
-        logsumexp(log_terms, axis=1) - math.log(w.sum()) + KERNELS[kernel].log_norm(d, bandwidth)
-    )
+    log_norm = KERNELS[kernel].log_norm(d, bandwidth)
+    return logsumexp(log_terms, axis=1) - math.log(w.sum()) + log_norm
 
 
 def assert_matches_oracle(ours: np.ndarray, expected: np.ndarray) -> None:
@@ -226,10 +230,15 @@ def test_many_blocks_far_queries_wide_weights_and_spread_data(kernel, monkeypatc
     centres = np.array([[0.0, 0.0], [1e6, 0.0], [0.0, 1e6]]) + 1e8
     X = centres[rng.integers(0, 3, 600)] + rng.normal(size=(600, 2))
     weights = 10.0 ** rng.uniform(-100, 100, 600)
+    directions = rng.normal(size=(40, 2))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     queries = np.vstack(
         [
             X[:40],
             X[40:80] + rng.normal(size=(40, 2)) * 0.3,
+            # 30 to 300 bandwidths out: every term underflows, and the nearest
+            # terms' rounding (1e6 bandwidths from the mean) still matters.
+            X[80:120] + directions * rng.uniform(20, 200, (40, 1)),
             rng.normal(size=(40, 2)) * 10.0 ** rng.uniform(3, 15, (40, 1)),
         ]
     )
@@ -237,18 +246,53 @@ def test_many_blocks_far_queries_wide_weights_and_spread_data(kernel, monkeypatc
     assert_matches_oracle(model.score_samples(queries), oracle(queries, X, 0.7, kernel, weights))
 
 
+@pytest.mark.parametrize("kernel", KERNEL_NAMES)
+def test_pruning_allows_for_the_rounding_of_projections(kernel, monkeypatch):
+    """Points 1e17 bandwidths out, queries 0.5 from them: the projections on the
+    principal axis round by 16, so without allowing for that a block holding the
+    query's neighbour looks out of reach (on x86-64 4 of these 500 pairs do)."""
+    monkeypatch.setattr(engine, "QUERY_BLOCK_ROWS", 1)
+    monkeypatch.setattr(engine, "TRAIN_BLOCK_ROWS", 1)
+    j = np.arange(500)
+    near = np.column_stack([1e17 + 64.0 * j, 3e15 + 0.5 * j])
+    points = np.vstack([near, [[8e16, 6e16], [-8e16, -6e16]]])
+    queries = near + np.array([0.0, 0.5])
+    training = engine.prepare_training_points(points, None)
+    ours = engine.log_kernel_sums(queries, training, KERNELS[kernel], n_jobs=1)
+    # Only the pair's own point is within reach (the others are 64 apart).
+    expected = log_kernel(kernel, np.full(len(queries), 0.5))
+    assert_allclose(ours, expected, rtol=1e-12)
+
+
 # --------------------------------------------------------------------------------------
 # Overflow: the contract at the edge of float64
 
 
 @pytest.mark.parametrize("kernel", KERNEL_NAMES)
-def test_data_spanning_1e300_bandwidths_are_exact_where_representable(kernel):
-    """Squared norms overflow: exact differences; every other row is a zero term."""
-    X = np.random.default_rng(4).normal(size=(30, 3)) * 1e300
+@pytest.mark.parametrize("scale", [1e152, 1e300])
+def test_data_spanning_huge_numbers_of_bandwidths_are_exact(kernel, scale):
+    """Squared norms past 1e300 (where the expansion could overflow): exact distances,
+    squared only where that cannot overflow."""
+    X = np.random.default_rng(4).normal(size=(30, 3)) * scale
     queries = np.vstack([X[:10], X[:5] * 0.5])
     ours = la.KernelDensity(bandwidth=1.0, kernel=kernel).fit(X).score_samples(queries)
     expected = oracle(queries, X, 1.0, kernel)
-    assert np.all(np.isfinite(expected[:10])) and np.all(expected[10:] == -np.inf)
+    assert np.all(np.isfinite(expected[:10]))
+    # r ~ scale bandwidths from every row: r^2 / 2 overflows at 1e300, r does not.
+    finite = kernel == "exponential" or (kernel == "gaussian" and scale < 1e154)
+    assert np.all(np.isfinite(expected[10:]) == finite)
+    assert_matches_oracle(ours, expected)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "exponential"])
+def test_minus_inf_only_where_the_log_density_is_below_the_most_negative_float(kernel):
+    """At r = 1.5e154 bandwidths r^2 overflows but -r^2 / 2 and -r do not."""
+    X = np.array([[0.0, 0.0], [1.0, 0.0]])
+    queries = np.array([[1.5e154, 0.0], [0.0, -1.8e154], [-1e308, 0.0], [0.5, 0.5]])
+    ours = la.KernelDensity(bandwidth=1.0, kernel=kernel).fit(X).score_samples(queries)
+    expected = oracle(queries, X, 1.0, kernel)
+    assert np.all(np.isfinite(expected[:2]))
+    assert np.isfinite(expected[2]) == (kernel == "exponential")
     assert_matches_oracle(ours, expected)
 
 
@@ -331,3 +375,15 @@ def test_other_metrics_far_away_give_minus_inf_without_warnings():
         warnings.simplefilter("error")
         ours = model.score_samples([[1e300, 1e300], [0.1, 0.2]])
     assert ours[0] == -np.inf and np.isfinite(ours[1])
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_data_spanning_1e200_bandwidths_bin_never_and_auto_stays_exact(d):
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(3000, d)) * 1e200
+    queries = np.vstack([X[:5], rng.normal(size=(50, d))])
+    auto = la.KernelDensity(bandwidth=1.0, algorithm="auto", rtol=1e-3).fit(X)
+    assert_matches_oracle(auto.score_samples(queries), oracle(queries, X, 1.0, "gaussian"))
+    binned = la.KernelDensity(bandwidth=1.0, algorithm="binned", rtol=1e-3).fit(X)
+    with pytest.raises(ValueError, match="grid larger than allowed"):
+        binned.score_samples(queries)

@@ -175,7 +175,6 @@ class _Scaling:
         return cls(centre, lower, float(np.log(np.diagonal(lower)).sum()))
 
     def to_unit(self, X: np.ndarray) -> np.ndarray:
-        """Coordinates beyond the largest float overflow to infinity (-inf log-densities)."""
         with np.errstate(over="ignore", invalid="ignore"):
             centred = X - self.centre
             if self.factor.ndim < 2:
@@ -494,6 +493,8 @@ default="gaussian"
         queries gives a lazy dask array, computed partition by partition (the
         fitted estimator is sent once to every worker); a
         :class:`~lookalike.chunks.Chunks` source is scored chunk by chunk.
+        Finite or ``-inf``, never ``+inf`` or NaN, exact for the rows rounded to
+        bandwidth units about the data's mean (:mod:`lookalike._math.kernel_sums`).
         """
         check_is_fitted(self)
         if is_partitioned(X):

@@ -156,6 +156,21 @@ def exact_squared_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray
         return np.einsum("ij,ij->i", difference, difference)
 
 
+def exact_distances(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``|q_i - x_j|`` (b, c), not squared, by ``hypot`` feature after feature.
+
+    No intermediate overflows: the result is ``inf`` only where the distance
+    itself (or one coordinate difference) exceeds the largest float. Relative
+    error at most ``d`` ulps. Cost ``O(b c d)`` element-wise: for rows whose
+    norms are too large for the expansion.
+    """
+    with np.errstate(over="ignore"):
+        out = np.abs(np.subtract.outer(queries[:, 0], points[:, 0]))
+        for k in range(1, queries.shape[1]):
+            np.hypot(out, np.subtract.outer(queries[:, k], points[:, k]), out=out)
+    return out
+
+
 def refine(
     distances: np.ndarray, queries: np.ndarray, points: np.ndarray, mask: np.ndarray
 ) -> int:

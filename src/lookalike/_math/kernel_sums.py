@@ -52,16 +52,18 @@ How it stays exact
       exact distances.
     - Norms too large for the expansion (over
       :data:`~lookalike._math.distances.LARGEST_SQUARED_NORM`) take exact
-      differences; a query with a coordinate that overflowed to infinity (more
-      than the largest float away, in bandwidths) has every term exactly zero
-      in float64, so its log-sum is ``-inf``.
+      distances ``r`` by ``hypot``, never squared where that could overflow; a
+      query with a coordinate that overflowed to infinity (more than the
+      largest float away, in bandwidths) gets ``-inf``.
 
-So every value is finite or ``-inf`` (no ``+inf``, no NaN), within
-``TERM_TOLERANCE + TERM_RTOL (|value| + 60 + 2 log n)`` of the exact log-sum
-of the given coordinates for the Gaussian and exponential kernels, and within a
-relative ``TERM_TOLERANCE`` of the exact sum for compact kernels. ``-inf``
-means every term is exactly zero in float64: outside the support of a compact
-kernel, or ``s / 2`` (``sqrt(s)``) beyond the largest float.
+The contract: every value is finite or ``-inf`` (never ``+inf`` or NaN),
+within ``TERM_TOLERANCE + TERM_RTOL (|L| + 40 + 2 log n)`` of the exact log-sum
+of the given coordinates for the Gaussian and exponential kernels (``L`` the
+log-sum relative to ``w_max``; rounding of the sums aside), and within a
+relative ``TERM_TOLERANCE`` of the exact sum for compact kernels.
+``-inf`` is the exact value rounded: the sum is zero (outside the support of a
+compact kernel) or its log is below the most negative float (every ``r^2 / 2``
+beyond the largest float for the Gaussian, every ``r`` for the exponential).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ from lookalike._math.distances import (
     TERM_TOLERANCE,
     augment_points,
     augment_queries,
+    exact_distances,
     expansion_error,
     refine_below,
     refine_entries,
@@ -549,23 +552,41 @@ class _Plan:
             return np.log(sums) + largest
 
     def exact_rows(self, queries: np.ndarray) -> np.ndarray:
-        """Log sums from exact differences, every training block (norms too large to expand)."""
+        """Log sums from exact distances, every training block (norms too large to expand).
+
+        Distances ``r`` are taken without squaring (:func:`~lookalike._math.
+        distances.exact_distances`), so a log-term is ``-inf`` only where it is
+        below the most negative float: ``r^2 / 2`` (Gaussian) or ``r``
+        (exponential) beyond the largest float.
+        """
         b = len(queries)
         sums = np.zeros(b)
         largest = np.full(b, -np.inf)
         compact = self.kernel.profile
         for block in self.train_blocks:
-            terms = cdist(queries, self.training.points[block], "sqeuclidean")
+            terms = exact_distances(queries, self.training.points[block])
             if compact is not None:
+                # Beyond r = 1 every compact profile is zero: no need to square large r.
+                np.square(np.minimum(terms, 2.0, out=terms), out=terms)
                 sums += compact(terms, out=terms) @ self.relative_weights[block]
                 continue
-            self.kernel.log_profile(terms, out=terms)
+            self._log_profile_at_distance(terms)
             terms += self.training.log_weights[block]
             _accumulate(terms, largest, sums)
         with np.errstate(divide="ignore"):
             if compact is not None:
                 return np.log(sums) + self.training.max_log_weight
             return np.log(sums) + largest
+
+    def _log_profile_at_distance(self, r: np.ndarray) -> np.ndarray:
+        """``log k`` at distances ``r`` (not squared), in place, without spurious overflow."""
+        with np.errstate(over="ignore"):
+            if self.kernel.name == "gaussian":
+                r *= math.sqrt(0.5)
+                return np.negative(np.square(r, out=r), out=r)
+            if self.kernel.name == "exponential":
+                return np.negative(r, out=r)
+            return self.kernel.log_profile(np.square(r, out=r), out=r)
 
     def _compact(
         self, queries: np.ndarray, query_sq: np.ndarray, order: np.ndarray, bounds: np.ndarray

@@ -202,7 +202,7 @@ def problems(draw):
 
 @pytest.mark.parametrize("kernel", KERNEL_NAMES)
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
@@ -246,7 +246,15 @@ def test_many_blocks_far_queries_wide_weights_and_spread_data(kernel, monkeypatc
     assert_matches_oracle(model.score_samples(queries), oracle(queries, X, 0.7, kernel, weights))
 
 
-@pytest.mark.parametrize("kernel", KERNEL_NAMES)
+@pytest.mark.parametrize("kernel", ["linear", "exponential"])
+def test_kernels_of_r_are_exact_at_their_own_training_rows(kernel):
+    """``sqrt`` turns a rounding of 1e-12 in ``s`` near 0 into 1e-6 in ``r``."""
+    X = np.random.default_rng(11).normal(size=(300, 3))
+    model = la.KernelDensity(bandwidth=0.3, kernel=kernel).fit(X)
+    assert_matches_oracle(model.score_samples(X), oracle(X, X, 0.3, kernel))
+
+
+@pytest.mark.parametrize("kernel", ["tophat", "epanechnikov"])
 def test_pruning_allows_for_the_rounding_of_projections(kernel, monkeypatch):
     """Points 1e17 bandwidths out, queries 0.5 from them: the projections on the
     principal axis round by 16, so without allowing for that a block holding the
@@ -353,11 +361,11 @@ def test_cross_validation_repairs_rounding_at_small_bandwidths(kernel):
 @pytest.mark.parametrize("algorithm", ["auto", "binned"])
 def test_binned_and_auto_paths_stay_finite_and_close_far_away(kernel, algorithm):
     rng = np.random.default_rng(8)
-    X = rng.normal(size=(20_000, 1))
+    X = rng.normal(size=(5000, 1))
     queries = np.vstack(
         [
-            rng.normal(size=(3000, 1)),
-            rng.normal(size=(200, 1)) * 10.0 ** rng.uniform(2, 14, (200, 1)),
+            rng.normal(size=(2000, 1)),
+            rng.normal(size=(100, 1)) * 10.0 ** rng.uniform(2, 14, (100, 1)),
         ]
     )
     model = la.KernelDensity(bandwidth=0.1, kernel=kernel, algorithm=algorithm, rtol=1e-4)

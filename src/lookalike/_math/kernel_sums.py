@@ -34,7 +34,8 @@ How it stays exact
       for Gaussian and exponential kernels), so nothing overflows. Rows whose
       sum underflows (queries far from all data) are summed again relative to
       their own running largest term (an online log-sum-exp), so no term is
-      ever exponentiated above its row's largest.
+      ever exponentiated above its row's largest; a query block whose nearest
+      training block is already that far goes there directly.
     - The expansion ``s = |q|^2 + |x|^2 - 2 q.x`` rounds by at most
       ``E = (3d + 6) eps (|q|^2 + |x|^2)`` (rigorous, at any magnitude:
       :func:`~lookalike._math.distances.expansion_error`). The Gaussian's
@@ -440,6 +441,9 @@ class _Plan:
         order, bounds = self.visiting_order(projections, query_sq)
         if self.kernel.profile is not None:
             return self._compact(queries, query_sq, order, bounds)
+        if bounds.max() + self.log_n < math.log(TINY):
+            # Every row's sum would underflow (the block is far from all the data).
+            return self._online(queries, query_sq, order, bounds)
         if self._one_product(query_sq):
             sums = self._gaussian(queries, query_sq, order, bounds)
         else:

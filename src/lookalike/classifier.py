@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from lookalike._math.blocks import effective_n_jobs, single_threaded_libraries
+from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
 from lookalike._validation import (
     MAX_SEED,
     ArrayLikeOrNone,
@@ -257,6 +258,42 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         if np.any(priors < 0):
             raise ValueError("Priors must be non-negative.")
         return priors
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        One fitted density per class (each checked by its own class first), on
+        ``n_features_in_`` features; distinct classes; positive, finite class
+        counts; priors non-negative and summing to one.
+        """
+        if not has_fitted_state(self):
+            return
+        validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
+        d = check_n_features(self)
+        classes = self.classes_
+        require(
+            isinstance(classes, np.ndarray) and classes.ndim == 1 and classes.size >= 1,
+            "classes_ must be a non-empty 1-D array",
+        )
+        m = classes.shape[0]
+        require(np.unique(classes).shape[0] == m, "classes_ must be distinct")
+        estimators = self.estimators_
+        require(
+            isinstance(estimators, list) and len(estimators) == m,
+            f"estimators_ must be a list of {m} densities, one per class",
+        )
+        for density in estimators:
+            require(
+                hasattr(density, "score_samples") and getattr(density, "n_features_in_", d) == d,
+                "every class density must take n_features_in_ features",
+            )
+        counts = check_float_array(self.class_count_, "class_count_", (m,))
+        require(bool(np.all(counts > 0)), "class_count_ must be positive")
+        priors = check_float_array(self.class_prior_, "class_prior_", (m,))
+        require(
+            bool(np.all(priors >= 0)) and abs(float(priors.sum()) - 1.0) <= 1e-8,
+            "class_prior_ must be non-negative and sum to 1",
+        )
 
     # ----------------------------------------------------------------------------------
     # Prediction

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, row_slices
+from lookalike._restore import check_mixture_state, has_fitted_state, require
 from lookalike._validation import (
     Constraint,
     Interval,
@@ -268,6 +269,21 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         if self.covariance_type == "full":
             return mean + noise @ np.linalg.cholesky(covariance).T
         return mean + noise * np.sqrt(covariance)
+
+    # ----------------------------------------------------------------------------------
+    # Restoring from a model file
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        if not has_fitted_state(self):
+            return
+        check_mixture_state(self, _PARAMETERS, 1, em=False)
+        mean, covariance = self.mean_, np.asarray(self.covariance_)
+        require(
+            isinstance(mean, np.ndarray) and np.array_equal(mean, self.means_[0]),
+            "mean_ must equal means_[0]",
+        )
+        require(np.array_equal(covariance, self.covariances_[0]), "covariance_ != covariances_[0]")
 
     # ----------------------------------------------------------------------------------
     # Information criteria

@@ -34,6 +34,7 @@ from lookalike._math.em import (
     m_step,
 )
 from lookalike._math.missing import e_step_block_missing, log_joint_block_missing
+from lookalike._restore import check_mixture_state, has_fitted_state
 from lookalike._validation import (
     ArrayLikeOrNone,
     Boolean,
@@ -809,6 +810,14 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                     parts.append(means[j] + noise * np.sqrt(covariances[j]))
         labels = np.repeat(np.arange(self.n_components, dtype=np.int64), counts)
         return np.vstack(parts).astype(np.float64), labels
+
+    # ----------------------------------------------------------------------------------
+    # Restoring from a model file
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        if has_fitted_state(self):
+            check_mixture_state(self, _PARAMETERS, self.n_components)
 
     # ----------------------------------------------------------------------------------
     # Information criteria

@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from lookalike._kmeans_cache import kmeans_cache
 from lookalike._math.blocks import row_slices
 from lookalike._parallel import run_tasks
+from lookalike._restore import check_n_features, has_fitted_state, require
 from lookalike._validation import (
     Boolean,
     Constraint,
@@ -316,6 +317,31 @@ class ModelSearch(DensityMixin, BaseEstimator):
         else:
             self.__dict__.pop("best_estimator_", None)
         return self
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The results table has a row for ``best_index_``; the refitted best
+        estimator (checked by its own class first) takes ``n_features_in_``
+        features; the best score is a number.
+        """
+        if not has_fitted_state(self):
+            return
+        validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
+        d = check_n_features(self)
+        require(self.criterion_ in CRITERIA, f"unknown criterion_ {self.criterion_!r}")
+        rows = len(self.results_)
+        best = self.best_index_
+        require(isinstance(best, int) and 0 <= best < rows, "best_index_ is not a row of results_")
+        require(isinstance(self.best_params_, dict), "best_params_ must be a dict")
+        require(isinstance(self.best_score_, float), "best_score_ must be a float")
+        if self.refit:
+            estimator = self.best_estimator_
+            require(
+                hasattr(estimator, "score_samples")
+                and getattr(estimator, "n_features_in_", d) == d,
+                "best_estimator_ must be a density on n_features_in_ features",
+            )
 
     def _check_model(self) -> None:
         if isinstance(self.model, str):

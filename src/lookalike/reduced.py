@@ -22,6 +22,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from lookalike._math.blocks import block_rows, row_slices
+from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
 from lookalike._validation import RandomStateLike, as_random_state
 from lookalike.mixture import GaussianMixture
 
@@ -272,6 +273,45 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         # All-constant data leave nothing to scale the floor by: use the smallest normal.
         floor = max(floor, float(np.finfo(np.float64).tiny))
         return max(float(self.reducer_.noise_variance_), floor)
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The reducer and the density (each checked by its own class first) must
+        chain: the reducer maps ``n_features_in_`` features to
+        ``n_components_``, the density's space; a PCA-like reducer's arrays
+        have those shapes, and the residual variance is finite and >= 0.
+        """
+        if not has_fitted_state(self):
+            return
+        d = check_n_features(self)
+        k = self.n_components_
+        require(isinstance(k, int) and 1 <= k <= d, f"n_components_ must be in [1, {d}]")
+        for name, value in (("estimator_", self.estimator_), ("reducer_", self.reducer_)):
+            missing = [m for m in _REQUIRED_METHODS[name[:-1]] if not hasattr(value, m)]
+            require(not missing, f"{name} lacks {', '.join(missing)}")
+        require(
+            getattr(self.reducer_, "n_features_in_", d) == d,
+            "reducer_ does not take n_features_in_ features",
+        )
+        require(
+            getattr(self.estimator_, "n_features_in_", k) == k,
+            "estimator_ does not model n_components_ features",
+        )
+        variance = self.residual_variance_
+        if self._is_pca_like():
+            check_float_array(self.reducer_.components_, "reducer_.components_", (k, d))
+            check_float_array(self.reducer_.mean_, "reducer_.mean_", (d,))
+            retained = check_float_array(
+                self.reducer_.explained_variance_, "reducer_.explained_variance_", (k,)
+            )
+            require(bool(np.all(retained >= 0)), "reducer_.explained_variance_ is negative")
+            require(
+                isinstance(variance, float) and math.isfinite(variance) and variance >= 0,
+                "residual_variance_ must be a finite float >= 0",
+            )
+        else:
+            require(variance is None, "residual_variance_ must be None for this reducer")
 
     # ----------------------------------------------------------------------------------
     # Density

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from lookalike._math.kernels import KERNELS, Kernel
 from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
-from lookalike._validation import validate_params
+from lookalike._validation import as_float_array, validate_params
 
 __all__ = [
     "CV_GRID_DECADES",
@@ -53,10 +53,7 @@ def check_bandwidth(bandwidth: Any, n_features: int) -> float | np.ndarray:
     """A positive float, a positive (d,) array or an SPD (d, d) matrix; else ValueError."""
     if isinstance(bandwidth, numbers.Real) and not isinstance(bandwidth, bool):
         return float(bandwidth)
-    try:
-        array = np.asarray(bandwidth, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"bandwidth must be numeric: {error}") from None
+    array = as_float_array(bandwidth, "bandwidth")
     if array.ndim == 0:
         if not (np.isfinite(array) and array > 0):
             raise ValueError(f"bandwidth must be positive and finite; got {float(array)}.")
@@ -99,10 +96,7 @@ def check_rule_result(name: str, bandwidth: float | np.ndarray) -> None:
 
 
 def check_grid(bandwidths: npt.ArrayLike) -> np.ndarray:
-    try:
-        grid = np.asarray(bandwidths, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"bandwidth_grid must be numeric: {error}") from None
+    grid = as_float_array(bandwidths, "bandwidth_grid")
     if grid.ndim != 1 or grid.size == 0:
         raise ValueError(f"bandwidth_grid must be a non-empty 1-D array; got shape {grid.shape}.")
     if not np.all(np.isfinite(grid)) or np.any(grid <= 0):

@@ -132,13 +132,11 @@ def check_sample_weight(sample_weight: npt.ArrayLike | None, n_samples: int) -> 
     """
     if sample_weight is None:
         return None
+    check_not_complex(sample_weight, "sample_weight")
     if isinstance(sample_weight, numbers.Number):
         weights = np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
     else:
-        try:
-            weights = np.asarray(sample_weight, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"sample_weight must be numeric: {error}") from None
+        weights = as_float_array(sample_weight, "sample_weight")
     if weights.ndim != 1 or weights.shape[0] != n_samples:
         raise ValueError(f"sample_weight.shape == {weights.shape}, expected ({n_samples},)!")
     if not np.all(np.isfinite(weights)):
@@ -148,6 +146,107 @@ def check_sample_weight(sample_weight: npt.ArrayLike | None, n_samples: int) -> 
     if not weights.sum() > 0:
         raise ValueError("Sample weights must sum to a positive number; all are zero.")
     return weights
+
+
+# --------------------------------------------------------------------------------------
+# Arrays: complex values are refused everywhere (as scikit-learn refuses them)
+
+
+def _complex_error(name: str) -> ValueError:
+    return ValueError(
+        f"Complex data not supported: {name} holds complex numbers. Pass real values, "
+        f"for instance the real part (np.real) or the modulus (np.abs) of {name}."
+    )
+
+
+def _is_complex_scalar(value: Any) -> bool:
+    return isinstance(value, complex | np.complexfloating)
+
+
+def _holds_complex(value: Any) -> bool:
+    """Whether ``value`` (array, DataFrame, Series, nested list, scalar) holds complex numbers.
+
+    Arrays and frames are judged by their dtypes; only object data (and lists,
+    converted once) are scanned element by element.
+    """
+    if value is None or isinstance(value, str | bytes):
+        return False
+    if _is_complex_scalar(value):
+        return True
+    if is_dask_collection(value):  # judged by dtypes only: never computed here
+        dtypes = getattr(value, "dtypes", None)
+        kinds = [getattr(d, "kind", "") for d in ([] if dtypes is None else list(dtypes))]
+        return getattr(getattr(value, "dtype", None), "kind", "") == "c" or "c" in kinds
+    dtypes = getattr(value, "dtypes", None)
+    if dtypes is not None and hasattr(value, "columns"):  # a DataFrame
+        kinds = [getattr(dtype, "kind", "O") for dtype in dtypes]
+        if "c" in kinds:
+            return True
+        return any(
+            kind == "O" and _holds_complex(value.iloc[:, j].to_numpy())
+            for j, kind in enumerate(kinds)
+        )
+    dtype = getattr(value, "dtype", None)
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "c":
+            return True
+        if dtype.kind != "O":
+            return False
+        flat = np.asarray(value).ravel()
+        return any(_is_complex_scalar(item) for item in flat.tolist())
+    if getattr(dtype, "kind", None) == "c":  # pandas extension or dask dtypes
+        return True
+    if isinstance(value, list | tuple):
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError):
+            return any(_holds_complex(item) for item in value)
+        return _holds_complex(array)
+    return False
+
+
+def check_not_complex(value: Any, name: str = "X") -> None:
+    """Raise ValueError ("Complex data not supported...") if ``value`` holds complex numbers."""
+    if _holds_complex(value):
+        raise _complex_error(name)
+
+
+def check_none_complex(**values: Any) -> None:
+    """:func:`check_not_complex` for each keyword (its name is the value's name)."""
+    for name, value in values.items():
+        check_not_complex(value, name)
+
+
+def as_float_array(value: Any, name: str, dtype: type = np.float64) -> np.ndarray:
+    """``value`` as a ``dtype`` array; complex or non-numeric values raise ValueError.
+
+    numpy would silently drop the imaginary part of complex values (with a
+    ``ComplexWarning``); they are refused, like scikit-learn refuses them.
+    """
+    check_not_complex(value, name)
+    try:
+        return np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numeric: {error}") from None
+
+
+def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
+    """scikit-learn's ``validate_data`` with complex input refused first, in one line.
+
+    Every estimator validates ``X`` (and ``y``) through this function, so
+    complex numbers in an array, a DataFrame column, an object array or a
+    nested list all get the same ``ValueError("Complex data not supported:
+    ...")`` (scikit-learn itself raises TypeError for complex lists and object
+    arrays, and prints the whole array otherwise).
+    """
+    from sklearn.utils.validation import validate_data as sklearn_validate_data
+
+    named = dict(zip(("X", "y"), args, strict=False))
+    named.update({key: kwargs[key] for key in ("X", "y") if key in kwargs})
+    for name, value in named.items():
+        if not (isinstance(value, str) and value == "no_validation"):
+            check_not_complex(value, name)
+    return sklearn_validate_data(estimator, *args, **kwargs)
 
 
 def as_random_state(random_state: RandomStateLike) -> np.random.RandomState:

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from lookalike._math.blocks import effective_n_jobs, single_threaded_libraries
 from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
@@ -30,8 +30,10 @@ from lookalike._validation import (
     ArrayLikeOrNone,
     Constraint,
     RandomStateLike,
+    as_float_array,
     as_random_state,
     check_sample_weight,
+    validate_data,
     validate_params,
 )
 
@@ -245,10 +247,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _check_priors(self, n_classes: int) -> np.ndarray:
-        try:
-            priors = np.asarray(self.priors, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"priors must be an array of numbers: {error}") from None
+        priors = as_float_array(self.priors, "priors")
         if priors.ndim != 1 or priors.shape[0] != n_classes:
             raise ValueError("Number of priors must match number of classes.")
         if not np.all(np.isfinite(priors)):

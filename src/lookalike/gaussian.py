@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import linalg
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
@@ -28,6 +28,7 @@ from lookalike._validation import (
     RandomStateLike,
     as_random_state,
     check_sample_weight,
+    validate_data,
     validate_params,
 )
 

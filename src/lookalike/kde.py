@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.metrics import DistanceMetric
 from sklearn.model_selection import check_cv
 from sklearn.neighbors import VALID_METRICS
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._features import feature_indices, split_known
 from lookalike._kde_checks import (
@@ -58,6 +58,7 @@ from lookalike._validation import (
     as_random_state,
     check_sample_weight,
     is_partitioned,
+    validate_data,
     validate_params,
 )
 from lookalike.exceptions import BandwidthEdgeWarning, InvalidParameterError

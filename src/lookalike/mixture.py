@@ -20,7 +20,7 @@ import numpy.typing as npt
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import KMeans, kmeans_plusplus
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
@@ -43,10 +43,12 @@ from lookalike._validation import (
     Options,
     RandomState,
     RandomStateLike,
+    as_float_array,
     as_random_state,
     check_array_shape,
     check_sample_weight,
     is_partitioned,
+    validate_data,
     validate_params,
 )
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
@@ -1119,10 +1121,7 @@ def _sampling_factors(
 
 
 def _as_float_array(value: npt.ArrayLike, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
+    array = as_float_array(value, name)  # refuses complex values
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinity.")
     return array

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid, check_cv
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._kmeans_cache import kmeans_cache
 from lookalike._math.blocks import row_slices
@@ -49,6 +49,7 @@ from lookalike._validation import (
     RandomStateLike,
     as_random_state,
     check_sample_weight,
+    validate_data,
     validate_params,
 )
 from lookalike.exceptions import ConvergenceWarning, NotFittedError

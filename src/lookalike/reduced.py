@@ -19,11 +19,11 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from lookalike._math.blocks import block_rows, row_slices
 from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
-from lookalike._validation import RandomStateLike, as_random_state
+from lookalike._validation import RandomStateLike, as_random_state, validate_data
 from lookalike.mixture import GaussianMixture
 
 # A residual variance below this fraction of the mean retained variance (data lying

@@ -7,7 +7,9 @@ values, so ``sklearn.base.clone`` and ``set_params`` work as usual.
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -247,6 +249,91 @@ def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
         if not (isinstance(value, str) and value == "no_validation"):
             check_not_complex(value, name)
     return sklearn_validate_data(estimator, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# Samples that cannot fit in memory
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory of this machine, or None where it cannot be read."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_sample_memory(n_samples: Any, n_features: int, copies: int = 3) -> None:
+    """Refuse ``sample(n_samples)`` when its arrays could never fit in memory.
+
+    A sample of ``n`` rows of ``d`` features takes ``8 n (d + 1)`` bytes (rows
+    and an index), and sampling holds about ``copies`` such arrays at once;
+    beyond the machine's physical memory (or 2**48 bytes where it is unknown)
+    the call would only end in a MemoryError after a long wait. Values that are
+    not ints are left to the caller's own check.
+    """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
+        return
+    needed = copies * 8 * int(n_samples) * (int(n_features) + 1)
+    available = physical_memory() or 2**48
+    if needed > available:
+        raise ValueError(
+            f"n_samples={int(n_samples)} rows of {n_features} features would need about "
+            f"{needed / 1e9:.3g} GB, more than this machine's {available / 1e9:.3g} GB of "
+            "memory. Draw fewer rows per call (for instance several calls of sample(n) with "
+            "the same random_state object)."
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Scale: values whose squares overflow (or whose spread underflows) float64
+
+
+#: A feature whose values spread over less than this (but more than 0) has a variance
+#: below 1e-300, where float64 loses precision and precisions overflow.
+MIN_SPREAD = 1e-150
+
+
+def check_scale(
+    X: np.ndarray, name: str = "X", *, terms: int | None = None, min_spread: bool = False
+) -> None:
+    """Refuse data whose squares, summed over ``terms`` entries, would overflow float64.
+
+    Densities are computed from squared (scaled) differences summed over rows
+    and features: with ``m = max |x|``, the sums stay below the float64 maximum
+    while ``16 m^2 terms < 1.8e308`` (``terms`` defaults to ``X.size``; the 16
+    covers ``(x - y)^2 <= 4 m^2`` and a margin). With ``min_spread``, a feature
+    spreading over less than :data:`MIN_SPREAD` (but not constant) is refused
+    too: its variance underflows. NaN entries are ignored (and skip the spread check).
+
+    Raises
+    ------
+    ValueError
+        Naming the largest magnitude (or the features) and what to do: rescale.
+    """
+    if X.size == 0 or X.dtype.kind not in "fiu":
+        return
+    values = X[~np.isnan(X)] if X.dtype.kind == "f" and np.isnan(X).any() else X
+    largest = float(max(abs(values.max()), abs(values.min()))) if values.size else 0.0
+    count = max(int(X.size if terms is None else terms), 1)
+    limit = math.sqrt(float(np.finfo(np.float64).max) / (16.0 * count))
+    if largest > limit:
+        raise ValueError(
+            f"{name} has values up to {largest:.3g} in magnitude; squares of such values summed "
+            f"over {count} entries overflow float64 (the limit here is {limit:.3g}). Rescale "
+            "the data first: divide by a power of ten, take logarithms, or use "
+            "sklearn.preprocessing.StandardScaler."
+        )
+    if min_spread and X.ndim == 2 and X.shape[0] > 1 and values is X:
+        spread = X.max(axis=0) - X.min(axis=0)
+        tiny = np.flatnonzero((spread > 0) & (spread < MIN_SPREAD))
+        if tiny.size:
+            raise ValueError(
+                f"Feature(s) {tiny.tolist()} of {name} vary by less than {MIN_SPREAD:g} (down "
+                f"to {float(spread[tiny].min()):.3g}): their variances underflow float64. "
+                "Rescale the data first: multiply by a power of ten, or use "
+                "sklearn.preprocessing.StandardScaler."
+            )
 
 
 def as_random_state(random_state: RandomStateLike) -> np.random.RandomState:

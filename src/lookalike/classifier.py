@@ -13,17 +13,16 @@ from __future__ import annotations
 import copy
 import inspect
 import numbers
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from lookalike._math.blocks import effective_n_jobs, single_threaded_libraries
+from lookalike._parallel import fit_many
 from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
 from lookalike._validation import (
     MAX_SEED,
@@ -32,7 +31,9 @@ from lookalike._validation import (
     RandomStateLike,
     as_float_array,
     as_random_state,
+    check_sample_memory,
     check_sample_weight,
+    check_scale,
     validate_data,
     validate_params,
 )
@@ -62,9 +63,6 @@ _PARAMETERS: dict[str, Constraint | _DensityOrNone] = {
     "estimator": _DensityOrNone(),
     "priors": ArrayLikeOrNone(),
 }
-
-
-_ABSENT = object()
 
 
 def _default_density() -> Any:
@@ -186,6 +184,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         """
         validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
         data, labels = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_scale(data)
         check_classification_targets(labels)
         weights = check_sample_weight(sample_weight, data.shape[0])
         template = _default_density() if self.estimator is None else self.estimator
@@ -208,39 +207,16 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             )
         priors = self._check_priors(n_classes) if self.priors is not None else None
 
-        n_threads = min(effective_n_jobs(None), n_classes)
-
-        def fit_class(k: int) -> Any:
-            rows = codes == k
-            density = clone(template)
-            fit_params = {} if weights is None else {"sample_weight": weights[rows]}
-            # Parallel over classes, not inside one; the estimator's n_jobs is restored
-            # afterwards so that prediction uses every core again.
-            n_jobs = density.get_params(deep=False).get("n_jobs", _ABSENT)
-            if n_threads > 1 and n_jobs is not _ABSENT:
-                density.set_params(n_jobs=1)
-            try:
-                density.fit(data[rows], **fit_params)
-            except ValueError as error:
-                if isinstance(error, TypeError):  # an invalid hyper-parameter: as is
-                    raise
-                raise ValueError(
-                    f"Fitting the density of class {classes.tolist()[k]!r} "
-                    f"({int(rows.sum())} rows) failed: {error}"
-                ) from error
-            finally:
-                if n_threads > 1 and n_jobs is not _ABSENT:
-                    density.set_params(n_jobs=n_jobs)
-            return density
-
-        if n_threads <= 1:
-            self.estimators_ = [fit_class(k) for k in range(n_classes)]
-        else:
-            with (
-                single_threaded_libraries(),
-                ThreadPoolExecutor(max_workers=n_threads) as pool,
-            ):
-                self.estimators_ = list(pool.map(fit_class, range(n_classes)))
+        self.estimators_ = fit_many(
+            [template] * n_classes,
+            data,
+            rows=[codes == k for k in range(n_classes)],
+            sample_weight=weights,
+            names=[
+                f"Fitting the density of class {label!r} ({int(count)} rows)"
+                for label, count in zip(classes.tolist(), np.bincount(codes), strict=True)
+            ],
+        )
         self.classes_ = classes
         self.class_count_ = counts
         self.class_prior_ = counts / counts.sum() if priors is None else priors
@@ -299,7 +275,9 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_for_inference(self, X: npt.ArrayLike) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
+        return data
 
     def _joint(self, X: np.ndarray) -> np.ndarray:
         out = np.empty((X.shape[0], len(self.estimators_)), dtype=np.float64)
@@ -394,6 +372,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
         if n_samples < 1:
             raise ValueError(f"n_samples must be a positive int; got {n_samples}.")
+        check_sample_memory(n_samples, self.n_features_in_)
         n_samples = int(n_samples)
         rng: Any = (
             random_state

@@ -27,7 +27,9 @@ from lookalike._validation import (
     Options,
     RandomStateLike,
     as_random_state,
+    check_sample_memory,
     check_sample_weight,
+    check_scale,
     validate_data,
     validate_params,
 )
@@ -152,6 +154,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         data: np.ndarray = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
+        check_scale(data, min_spread=True)
         weights = check_sample_weight(sample_weight, data.shape[0])
         mean, scatter = _weighted_moments(data, weights, self.covariance_type)
         covariance = self._checked_covariance(data, mean, scatter)
@@ -217,6 +220,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         """Log-density ``log N(x | mean_, covariance_)`` of every row: shape (n_samples,)."""
         check_is_fitted(self)
         data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
         mean = np.asarray(self.means_[0], dtype=np.float64)
         factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
         expanded = gm.expand_gaussians(np.zeros_like(self.means_), factors, self.covariance_type)
@@ -259,6 +263,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                 f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at "
                 "least one sample."
             )
+        check_sample_memory(n_samples, self.n_features_in_)
         rng: Any = (
             random_state
             if isinstance(random_state, np.random.Generator)

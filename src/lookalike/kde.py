@@ -56,7 +56,9 @@ from lookalike._validation import (
     Options,
     RandomStateLike,
     as_random_state,
+    check_sample_memory,
     check_sample_weight,
+    check_scale,
     is_partitioned,
     validate_data,
     validate_params,
@@ -370,6 +372,7 @@ default="gaussian"
         """
         validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
         data: np.ndarray = validate_data(self, X, dtype=np.float64, order="C")
+        check_scale(data)
         n_samples, n_features = data.shape
         self._check_metric()
         if self.algorithm == "binned" and n_features > 3:
@@ -397,6 +400,7 @@ default="gaussian"
         # Unit-bandwidth coordinates (raw data for other metrics); the exact engine's
         # sorted copy is prepared on first use (the binned path does not need it).
         self._unit = self._scaling.to_unit(data) if self._euclidean else data
+        check_scale(self._unit, "X in bandwidths from its mean")
         self._prepared: TrainingPoints | None = None
         return self
 
@@ -510,6 +514,7 @@ default="gaussian"
         )
         if queries.shape[0] == 0:
             return np.empty(0)
+        check_scale(queries, terms=queries.shape[1])
         return self._log_sums(queries) + self._log_normaliser()
 
     def _log_normaliser(self) -> float:
@@ -811,6 +816,7 @@ default="gaussian"
             raise ValueError(f"n_samples must be a non-negative int; got {n_samples!r}.")
         if n_samples < 0:
             raise ValueError(f"n_samples must be a non-negative int; got {n_samples}.")
+        check_sample_memory(n_samples, self.n_features_in_)
         n_samples = int(n_samples)
         data, d = self._data, self._data.shape[1]
         if isinstance(random_state, np.random.Generator):

@@ -48,7 +48,9 @@ from lookalike._validation import (
     RandomState,
     RandomStateLike,
     as_random_state,
+    check_sample_memory,
     check_sample_weight,
+    check_scale,
     validate_data,
     validate_params,
 )
@@ -296,6 +298,7 @@ class ModelSearch(DensityMixin, BaseEstimator):
         data: np.ndarray = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
+        check_scale(data)
         weights = check_sample_weight(sample_weight, data.shape[0])
         seed = self._seed()
         candidates = self._candidates(data, weights, seed)
@@ -443,7 +446,9 @@ class ModelSearch(DensityMixin, BaseEstimator):
         return self.best_estimator_
 
     def _validated(self, X: npt.ArrayLike) -> np.ndarray:
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
+        return data
 
     def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
         """Log-density of every row under the best estimator: shape (n_samples,)."""
@@ -457,7 +462,9 @@ class ModelSearch(DensityMixin, BaseEstimator):
 
     def sample(self, n_samples: int = 1, random_state: RandomStateLike = None) -> Any:
         """Draw rows from the best estimator (its ``sample``'s return value)."""
-        return self._best().sample(n_samples, random_state=random_state)
+        best = self._best()
+        check_sample_memory(n_samples, self.n_features_in_)
+        return best.sample(n_samples, random_state=random_state)
 
     def plot(self, x: str | None = None, ax: Any = None, **kwargs: Any) -> Any:
         """Criterion curves of the search: :func:`lookalike.plotting.plot_criterion`."""

@@ -23,7 +23,13 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from lookalike._math.blocks import block_rows, row_slices
 from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
-from lookalike._validation import RandomStateLike, as_random_state, validate_data
+from lookalike._validation import (
+    RandomStateLike,
+    as_random_state,
+    check_sample_memory,
+    check_scale,
+    validate_data,
+)
 from lookalike.mixture import GaussianMixture
 
 # A residual variance below this fraction of the mean retained variance (data lying
@@ -242,6 +248,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         data: np.ndarray = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
+        check_scale(data, min_spread=True)
         reducer_ = clone(reducer)
         reduced = np.asarray(reducer_.fit_transform(data))
         if reduced.ndim != 2 or reduced.shape[0] != data.shape[0]:
@@ -355,6 +362,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_pca_like()
         data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
         reduced = self.reducer_.transform(data)
         log_density = np.asarray(self.estimator_.score_samples(reduced), dtype=np.float64)
         log_density = log_density + self._log_jacobian()
@@ -408,6 +416,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
             random_state, np.random.RandomState | np.random.Generator
         ):
             source = as_random_state(random_state)  # an int: one stream for both draws
+        check_sample_memory(n_samples, self.n_features_in_)
         drawn = self.estimator_.sample(n_samples, random_state=source)
         reduced = drawn[0] if isinstance(drawn, tuple) else drawn
         images = np.asarray(self.reducer_.inverse_transform(reduced), dtype=np.float64)

@@ -22,6 +22,7 @@ Expected failures of GaussianMixture that are fixed on another branch are marked
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import warnings
@@ -33,7 +34,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 
 import lookalike as la
 from conftest import time_limit
@@ -41,8 +42,10 @@ from conftest import time_limit
 # Generous: a hang, not a slow case, is what this catches (the machine may be busy).
 CASE_SECONDS = 60.0
 
+# Examples per test: 12 keeps the file within seconds in CI; set LOOKALIKE_FUZZ_EXAMPLES
+# (e.g. 300) for a deeper run.
 FUZZ = settings(
-    max_examples=12,
+    max_examples=int(os.environ.get("LOOKALIKE_FUZZ_EXAMPLES", "12")),
     derandomize=True,
     deadline=None,
     database=None,
@@ -143,6 +146,8 @@ def _strings(X: np.ndarray, seed: int) -> np.ndarray:
     return np.array([[f"v{j}" for j in range(X.shape[1])]] * len(X), dtype=object)
 
 
+RESCALE = "Rescale the data"
+
 # name -> (transform of a normal table, regex the error must match; None when a clear
 # error and finite output are both acceptable)
 FAMILIES: dict[str, tuple[Callable[[np.ndarray, int], Any], str | None]] = {
@@ -155,10 +160,10 @@ FAMILIES: dict[str, tuple[Callable[[np.ndarray, int], Any], str | None]] = {
     "-inf": (_with(-np.inf), "infinity"),
     "huge 1e100": (_scaled(1e100), None),
     "huge 1e150": (_scaled(1e150), None),
-    "huge 1e154": (_scaled(1e154), r"Rescale the data"),
-    "huge 1e200": (_scaled(1e200), r"Rescale the data"),
-    "huge 1e300": (_scaled(1e300), r"Rescale the data"),
-    "a value of 1e300": (_with(1e300), r"Rescale the data"),
+    "huge 1e154": (_scaled(1e154), RESCALE),
+    "huge 1e200": (_scaled(1e200), RESCALE),
+    "huge 1e300": (_scaled(1e300), RESCALE),
+    "a value of 1e300": (_with(1e300), RESCALE),
     "tiny 1e-100": (_scaled(1e-100), None),
     "tiny 1e-160": (_scaled(1e-160), None),
     "tiny 1e-300": (_scaled(1e-300), None),
@@ -176,6 +181,7 @@ FAMILIES: dict[str, tuple[Callable[[np.ndarray, int], Any], str | None]] = {
 # or overflows when the data spread over more than ~1e8 bandwidths (scikit-learn's
 # "scott" is an absolute bandwidth near 0.6), issue 17 (the kde-inf branch).
 KDE_FIXED_ELSEWHERE = "fixed on fix/kde-inf (issue 17)"
+_MIXTURES = ("GaussianMixture", "ModelSearch")  # ModelSearch's candidates are mixtures
 KNOWN_ELSEWHERE: dict[tuple[str, str], str] = {
     **{
         ("GaussianMixture", family): FIXED_ELSEWHERE
@@ -219,10 +225,13 @@ def _check_outputs(name: str, model: Any, X: Any, n: int, d: int) -> None:
 
 def _run_case(name: str, family: str, X: Any, n: int, d: int) -> None:
     expected = FAMILIES[family][1]
+    if n < 2 and expected == RESCALE:
+        expected = None  # "too few rows" is checked first, and is as clear
     estimator = ESTIMATORS[name]()
     with time_limit(CASE_SECONDS, f"{name} on {family} ({n} x {d})"), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)  # convergence, degenerate, ISJ fallback
+        warnings.simplefilter("ignore", FitFailedWarning)  # ModelSearch names a failed candidate
         try:
             model = _fit(name, estimator, X)
         except Exception as error:
@@ -246,6 +255,8 @@ def _run_case(name: str, family: str, X: Any, n: int, d: int) -> None:
 )
 def test_every_estimator_keeps_the_contract(name, family, n, d, seed):
     assume((name, family) not in KNOWN_ELSEWHERE)  # xfail cases in test_every_family_once
+    # Mixtures on huge, singular data (n <= d): test_gaussian_mixture_huge_singular_data.
+    assume(not (name in _MIXTURES and family.startswith("huge") and n <= d))
     d = min(d, MAX_FEATURES.get(name, d))
     if n == 0:  # no rows: the error must say so
         with time_limit(CASE_SECONDS), pytest.raises(ValueError, match=r"0 sample\(s\)"):
@@ -466,3 +477,17 @@ def test_gaussian_mixture_huge_values(scale):
             return
         assert np.all(np.isfinite(model.score_samples(X)))
         assert np.all(np.isfinite(model.predict_proba(X)))
+
+
+@pytest.mark.xfail(strict=True, reason=FIXED_ELSEWHERE + " (huge values in GMM)")
+def test_gaussian_mixture_huge_singular_data():
+    """Found by this suite (LOOKALIKE_FUZZ_EXAMPLES=150): fewer rows than features at
+    1e100 fit, but sample() warns that the covariance is not positive semi-definite
+    (numpy's multivariate_normal on a covariance whose reg_covar is lost in rounding)."""
+    X = _base(0, 2, 3) * 1e100
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        model = la.GaussianMixture(2, max_iter=10, random_state=0).fit(X)
+        drawn = model.sample(4, random_state=0)[0]
+    assert np.all(np.isfinite(drawn))

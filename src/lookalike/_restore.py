@@ -22,6 +22,7 @@ __all__ = [
     "check_mixture_state",
     "check_n_features",
     "has_fitted_state",
+    "is_int",
     "require",
 ]
 
@@ -60,14 +61,15 @@ def check_float_array(
     return value
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An integer (Python or numpy), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
 def check_n_features(model: Any) -> int:
     """``n_features_in_`` (a positive int) and ``feature_names_in_`` when present."""
     d = model.n_features_in_
-    require(_is_int(d) and d > 0, f"n_features_in_ must be a positive int, got {d!r}")
+    require(is_int(d) and d > 0, f"n_features_in_ must be a positive int, got {d!r}")
     names = vars(model).get("feature_names_in_")
     if names is not None:
         require(
@@ -92,14 +94,16 @@ def check_mixture_state(
     covariance and precision agree: ``U^T Sigma U = I`` and ``P = U U^T`` up to
     the rounding that the condition number allows. With ``em``, the EM
     summary too: ``converged_`` a bool, ``n_iter_`` a non-negative int,
-    ``lower_bound_`` a float that is not NaN.
+    ``lower_bound_`` a float that is not NaN. An unfitted model passes as it is.
     """
+    if not has_fitted_state(model):
+        return
     validate_params(model, table)
     d = check_n_features(model)
     k = n_components
     if em:
         require(isinstance(model.converged_, bool | np.bool_), "converged_ must be a bool")
-        require(_is_int(model.n_iter_) and model.n_iter_ >= 0, "n_iter_ must be an int >= 0")
+        require(is_int(model.n_iter_) and model.n_iter_ >= 0, "n_iter_ must be an int >= 0")
         bound = model.lower_bound_
         require(
             isinstance(bound, numbers.Real) and not math.isnan(float(bound)),

@@ -232,6 +232,14 @@ def as_float_array(value: Any, name: str, dtype: type = np.float64) -> np.ndarra
         raise ValueError(f"{name} must be numeric: {error}") from None
 
 
+def as_finite_float_array(value: Any, name: str) -> np.ndarray:
+    """:func:`as_float_array` whose values must also be finite (no NaN, no infinity)."""
+    array = as_float_array(value, name)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return array
+
+
 def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
     """scikit-learn's ``validate_data`` with complex input refused first, in one line.
 

@@ -34,7 +34,7 @@ from lookalike._math.em import (
     m_step,
 )
 from lookalike._math.missing import e_step_block_missing, log_joint_block_missing
-from lookalike._restore import check_mixture_state, has_fitted_state
+from lookalike._restore import check_mixture_state
 from lookalike._validation import (
     ArrayLikeOrNone,
     Boolean,
@@ -43,7 +43,6 @@ from lookalike._validation import (
     Options,
     RandomState,
     RandomStateLike,
-    as_float_array,
     as_random_state,
     check_array_shape,
     check_sample_weight,
@@ -51,6 +50,7 @@ from lookalike._validation import (
     validate_data,
     validate_params,
 )
+from lookalike._validation import as_finite_float_array as _as_float_array
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
 
 _PARAMETERS: dict[str, Constraint] = {
@@ -813,13 +813,9 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         labels = np.repeat(np.arange(self.n_components, dtype=np.int64), counts)
         return np.vstack(parts).astype(np.float64), labels
 
-    # ----------------------------------------------------------------------------------
-    # Restoring from a model file
-
     def _restore_check(self) -> None:
         """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
-        if has_fitted_state(self):
-            check_mixture_state(self, _PARAMETERS, self.n_components)
+        check_mixture_state(self, _PARAMETERS, self.n_components)
 
     # ----------------------------------------------------------------------------------
     # Information criteria
@@ -1118,10 +1114,3 @@ def _sampling_factors(
     if covariance_type == "diag":
         return np.stack([np.diag(1.0 / u) for u in precisions_cholesky])
     return np.stack([np.eye(n_features) / u for u in precisions_cholesky])
-
-
-def _as_float_array(value: npt.ArrayLike, name: str) -> np.ndarray:
-    array = as_float_array(value, name)  # refuses complex values
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return array

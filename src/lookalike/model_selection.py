@@ -39,7 +39,8 @@ from sklearn.utils.validation import check_is_fitted
 from lookalike._kmeans_cache import kmeans_cache
 from lookalike._math.blocks import row_slices
 from lookalike._parallel import run_tasks
-from lookalike._restore import check_n_features, has_fitted_state, require
+from lookalike._restore import check_n_features, has_fitted_state, is_int, require
+from lookalike._search_results import results_table as _results_table
 from lookalike._validation import (
     Boolean,
     Constraint,
@@ -336,7 +337,7 @@ class ModelSearch(DensityMixin, BaseEstimator):
         require(self.criterion_ in CRITERIA, f"unknown criterion_ {self.criterion_!r}")
         rows = len(self.results_)
         best = self.best_index_
-        require(isinstance(best, int) and 0 <= best < rows, "best_index_ is not a row of results_")
+        require(is_int(best) and 0 <= best < rows, "best_index_ is not a row of results_")
         require(isinstance(self.best_params_, dict), "best_params_ must be a dict")
         require(isinstance(self.best_score_, float), "best_score_ must be a float")
         if self.refit:
@@ -911,57 +912,3 @@ def _short(value: Any) -> str:
     if isinstance(value, BaseEstimator):
         return type(value).__name__
     return str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def _results_table(candidates: list[_Candidate], outcomes: list[_Outcome], criterion: str) -> Any:
-    import pandas as pd
-
-    names: list[str] = []
-    for candidate in candidates:
-        names.extend(k for k in candidate.params if k not in names)
-    columns: dict[str, Any] = {
-        "model": pd.Series([c.name for c in candidates], dtype=object),
-        "params": pd.Series([dict(c.params) for c in candidates], dtype=object),
-    }
-    for name in names:
-        present = [c.params[name] for c in candidates if name in c.params]
-        if all(_is_number(v) for v in present):
-            if len(present) == len(candidates) and all(
-                isinstance(v, numbers.Integral) for v in present
-            ):
-                columns[name] = pd.Series([int(c.params[name]) for c in candidates])
-            else:
-                values = [float(c.params.get(name, math.nan)) for c in candidates]
-                columns[name] = pd.Series(values, dtype=np.float64)
-        else:
-            columns[name] = pd.Series([c.params.get(name) for c in candidates], dtype=object)
-    fold_means = []
-    fold_stds = []
-    for outcome in outcomes:
-        scores = [s for _, s in sorted(outcome.fold_scores)]
-        if criterion == "cv" and scores and outcome.error is None:
-            fold_means.append(float(np.mean(scores)))
-            fold_stds.append(float(np.std(scores)))
-        else:
-            fold_means.append(math.nan)
-            fold_stds.append(math.nan)
-    for name, values in (
-        ("n_parameters", [o.n_parameters for o in outcomes]),
-        ("log_likelihood", [o.log_likelihood for o in outcomes]),
-        ("bic", [o.bic for o in outcomes]),
-        ("aic", [o.aic for o in outcomes]),
-        ("cv_log_likelihood", fold_means),
-        ("cv_std", fold_stds),
-        ("fit_time", [o.fit_time for o in outcomes]),
-    ):
-        columns[name] = pd.Series(values, dtype=np.float64)
-    columns["converged"] = pd.Series([bool(o.converged) for o in outcomes], dtype=bool)
-    table = pd.DataFrame(columns)
-    key = "cv_log_likelihood" if criterion == "cv" else criterion
-    rank = table[key].rank(method="min", ascending=criterion != "cv", na_option="bottom")
-    table["rank"] = rank.astype(np.int64)
-    return table

@@ -22,7 +22,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from lookalike._math.blocks import block_rows, row_slices
-from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
+from lookalike._restore import (
+    check_float_array,
+    check_n_features,
+    has_fitted_state,
+    is_int,
+    require,
+)
 from lookalike._validation import (
     RandomStateLike,
     as_random_state,
@@ -293,7 +299,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
             return
         d = check_n_features(self)
         k = self.n_components_
-        require(isinstance(k, int) and 1 <= k <= d, f"n_components_ must be in [1, {d}]")
+        require(is_int(k) and 1 <= k <= d, f"n_components_ must be in [1, {d}]")
         for name, value in (("estimator_", self.estimator_), ("reducer_", self.reducer_)):
             missing = [m for m in _REQUIRED_METHODS[name[:-1]] if not hasattr(value, m)]
             require(not missing, f"{name} lacks {', '.join(missing)}")

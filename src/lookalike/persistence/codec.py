@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from lookalike._restore import has_fitted_state
 from lookalike.exceptions import ModelFileError
 from lookalike.persistence.archive import (
     ARRAY_KINDS,
@@ -627,9 +628,3 @@ def restore_check(instance: Any) -> None:
     except (AttributeError, KeyError, IndexError, ValueError, TypeError) as error:
         message = " ".join(str(error).split()) or type(error).__name__
         raise ModelFileError(f"invalid {type(instance).__name__}: {message}") from None
-
-
-def has_fitted_state(instance: Any) -> bool:
-    """Whether the object holds fitted attributes (names ending in ``_``)."""
-    state = vars(instance) if hasattr(instance, "__dict__") else {}
-    return any(name.endswith("_") and not name.startswith("__") for name in state)

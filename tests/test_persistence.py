@@ -626,6 +626,11 @@ def test_save_to_a_directory_or_an_empty_path(tmp_path, monkeypatch):
     with pytest.raises(TypeError, match="path must be a str or path-like"):
         save(model, 3)
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    if hasattr(os, "mkfifo"):  # renaming over it would replace the FIFO by a file
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(ValueError, match="exists and is not a regular file"):
+            save(model, tmp_path / "pipe")
+        assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
 
 
 def test_load_refuses_what_is_not_a_regular_file(tmp_path):

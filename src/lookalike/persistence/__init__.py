@@ -163,7 +163,8 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
         format cannot store; the message names the attribute, e.g.
         ``GaussianMixture.foo_``.
     ValueError
-        If ``path`` is empty.
+        If ``path`` is empty, or names something other than a regular file
+        (a device such as ``/dev/null``, a FIFO), which is never replaced.
     IsADirectoryError
         If ``path`` is an existing directory (name a file inside it).
 
@@ -242,6 +243,8 @@ def _target_path(path: str | os.PathLike[str]) -> Path:
             f"cannot save to {text!r}: it is a directory; name a file inside it, e.g. "
             f"{str(target / 'model.lookalike')!r}"
         )
+    if target.exists() and not target.is_file():  # a device or FIFO: never replaced
+        raise ValueError(f"cannot save to {text!r}: it exists and is not a regular file")
     return target
 
 

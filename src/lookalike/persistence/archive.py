@@ -121,13 +121,22 @@ def check_member_count(handle: IO[bytes], size: int) -> None:
     before ``zipfile`` lists the members; a file without one is left to
     ``zipfile`` to reject.
     """
+    try:
+        count = _declared_member_count(handle, size)
+    finally:
+        handle.seek(0)
+    if count > MAX_MEMBERS:
+        raise ModelFileError(f"too many members ({count} > {MAX_MEMBERS})")
+
+
+def _declared_member_count(handle: IO[bytes], size: int) -> int:
     tail = min(size, _EOCD.size + 0xFFFF)
     handle.seek(size - tail)
     data = handle.read(tail)
     position = data.rfind(b"PK\x05\x06")
     if position < 0 or position + _EOCD.size > len(data):
-        return
-    count = _EOCD.unpack_from(data, position)[4]
+        return 0
+    count = max(_EOCD.unpack_from(data, position)[3:5])
     locator = position - _ZIP64_LOCATOR.size
     if locator >= 0 and data[locator : locator + 4] == b"PK\x06\x07":
         offset = _ZIP64_LOCATOR.unpack_from(data, locator)[2]
@@ -135,10 +144,8 @@ def check_member_count(handle: IO[bytes], size: int) -> None:
             handle.seek(offset)
             record = handle.read(_ZIP64_EOCD.size)
             if record[:4] == b"PK\x06\x06":
-                count = max(count, _ZIP64_EOCD.unpack(record)[6])
-    if count > MAX_MEMBERS:
-        raise ModelFileError(f"too many members ({count} > {MAX_MEMBERS})")
-    handle.seek(0)
+                count = max(count, *_ZIP64_EOCD.unpack(record)[6:8])
+    return count
 
 
 # --------------------------------------------------------------------------------------

@@ -264,7 +264,9 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         Largest total uncompressed size of all the file's members accepted (and
         so the most memory the model's arrays can take). It is checked on the
         sizes the file declares before anything is decompressed, and enforced
-        while reading. Lower it for files from untrusted sources.
+        while reading. Within it, loading costs the arrays' own size in memory
+        and the time to inflate them (about 10 s per GiB): lower it for files
+        from untrusted sources.
 
     Returns
     -------

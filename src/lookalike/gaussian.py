@@ -15,18 +15,22 @@ import numpy as np
 import numpy.typing as npt
 from scipy import linalg
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, row_slices
+from lookalike._restore import check_mixture_state, has_fitted_state, require
 from lookalike._validation import (
     Constraint,
     Interval,
     Options,
     RandomStateLike,
     as_random_state,
+    check_sample_memory,
     check_sample_weight,
+    check_scale,
+    validate_data,
     validate_params,
 )
 
@@ -150,6 +154,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         data: np.ndarray = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
+        check_scale(data, min_spread=True)
         weights = check_sample_weight(sample_weight, data.shape[0])
         mean, scatter = _weighted_moments(data, weights, self.covariance_type)
         covariance = self._checked_covariance(data, mean, scatter)
@@ -215,6 +220,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         """Log-density ``log N(x | mean_, covariance_)`` of every row: shape (n_samples,)."""
         check_is_fitted(self)
         data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
         mean = np.asarray(self.means_[0], dtype=np.float64)
         factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
         expanded = gm.expand_gaussians(np.zeros_like(self.means_), factors, self.covariance_type)
@@ -257,6 +263,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                 f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at "
                 "least one sample."
             )
+        check_sample_memory(n_samples, self.n_features_in_)
         rng: Any = (
             random_state
             if isinstance(random_state, np.random.Generator)
@@ -268,6 +275,21 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         if self.covariance_type == "full":
             return mean + noise @ np.linalg.cholesky(covariance).T
         return mean + noise * np.sqrt(covariance)
+
+    # ----------------------------------------------------------------------------------
+    # Restoring from a model file
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        if not has_fitted_state(self):
+            return
+        check_mixture_state(self, _PARAMETERS, 1, em=False)
+        mean, covariance = self.mean_, np.asarray(self.covariance_)
+        require(
+            isinstance(mean, np.ndarray) and np.array_equal(mean, self.means_[0]),
+            "mean_ must equal means_[0]",
+        )
+        require(np.array_equal(covariance, self.covariances_[0]), "covariance_ != covariances_[0]")
 
     # ----------------------------------------------------------------------------------
     # Information criteria

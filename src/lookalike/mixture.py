@@ -20,7 +20,7 @@ import numpy.typing as npt
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import KMeans, kmeans_plusplus
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
@@ -34,6 +34,7 @@ from lookalike._math.em import (
     m_step,
 )
 from lookalike._math.missing import e_step_block_missing, log_joint_block_missing
+from lookalike._restore import check_mixture_state
 from lookalike._validation import (
     ArrayLikeOrNone,
     Boolean,
@@ -46,8 +47,10 @@ from lookalike._validation import (
     check_array_shape,
     check_sample_weight,
     is_partitioned,
+    validate_data,
     validate_params,
 )
+from lookalike._validation import as_finite_float_array as _as_float_array
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
 
 _PARAMETERS: dict[str, Constraint] = {
@@ -810,6 +813,10 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         labels = np.repeat(np.arange(self.n_components, dtype=np.int64), counts)
         return np.vstack(parts).astype(np.float64), labels
 
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        check_mixture_state(self, _PARAMETERS, self.n_components)
+
     # ----------------------------------------------------------------------------------
     # Information criteria
 
@@ -1107,13 +1114,3 @@ def _sampling_factors(
     if covariance_type == "diag":
         return np.stack([np.diag(1.0 / u) for u in precisions_cholesky])
     return np.stack([np.eye(n_features) / u for u in precisions_cholesky])
-
-
-def _as_float_array(value: npt.ArrayLike, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return array

@@ -641,7 +641,9 @@ def assert_finite_fit(model: la.GaussianMixture, X: np.ndarray) -> None:
 def test_duplicated_points_with_reg_covar_zero_warn_and_stay_finite(covariance_type):
     # Three distinct points, each repeated: every component collapses onto one.
     X = np.repeat([[0.0, 0.0], [5.0, 1.0], [1.0, 6.0]], 10, axis=0)
-    model = la.GaussianMixture(3, covariance_type=covariance_type, reg_covar=0.0, random_state=0)
+    model = la.GaussianMixture(
+        3, covariance_type=covariance_type, reg_covar=0.0, random_state=0, on_collapse="repair"
+    )
     with pytest.warns(DegenerateComponentWarning, match="positive definite") as record:
         model.fit(X)
     expected = r"\[0\]" if covariance_type == "tied" else r"\[0, 1, 2\]"
@@ -656,7 +658,7 @@ def test_singular_cluster_with_reg_covar_zero_warns_and_stays_finite():
     on_a_line = np.column_stack([t, 2.0 * t])  # rank-one cluster
     blob = rng.standard_normal((40, 2)) + np.array([10.0, 0.0])
     X = np.vstack([on_a_line, blob])
-    model = la.GaussianMixture(2, reg_covar=0.0, random_state=0)
+    model = la.GaussianMixture(2, reg_covar=0.0, random_state=0, on_collapse="repair")
     with pytest.warns(DegenerateComponentWarning):
         model.fit(X)
     assert_finite_fit(model, X)

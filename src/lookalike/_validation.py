@@ -193,3 +193,100 @@ def is_partitioned(value: Any) -> bool:
     from lookalike.chunks import Chunks
 
     return isinstance(value, Chunks) or is_dask_collection(value)
+
+
+# --------------------------------------------------------------------------------------
+# Sizes and magnitudes (sampling, fitting)
+
+
+def physical_memory_bytes() -> int | None:
+    """Total physical memory of this machine in bytes, or ``None`` if unknown."""
+    import os
+
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+    if pages <= 0 or page_size <= 0:
+        return None
+    return int(pages) * int(page_size)
+
+
+def _human_bytes(n_bytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} PiB"  # pragma: no cover - the loop returns
+
+
+def check_n_samples(
+    n_samples: Any,
+    n_features: int,
+    dtype: npt.DTypeLike = np.float64,
+    *,
+    minimum: int = 1,
+    bytes_per_row: int = 0,
+) -> int:
+    """Validate the ``n_samples`` of a ``sample`` method; return it as an int.
+
+    Refuses bools and non-integers (:class:`InvalidParameterError`, a
+    ``ValueError`` and ``TypeError`` as scikit-learn's), values below
+    ``minimum`` (``ValueError``) and sizes whose output, ``n_samples`` rows of
+    ``n_features`` values of ``dtype`` plus ``bytes_per_row`` (labels...),
+    cannot fit in this machine's memory (``ValueError`` saying how many bytes
+    it would need and how to sample in pieces).
+    """
+    if isinstance(n_samples, bool | np.bool_) or not isinstance(n_samples, numbers.Integral):
+        raise InvalidParameterError(
+            f"The 'n_samples' parameter of sample must be an int in the range "
+            f"[{minimum}, inf). Got {n_samples!r} instead."
+        )
+    count = int(n_samples)
+    if count < minimum:
+        raise ValueError(
+            f"Invalid value for 'n_samples': {count}. The sampling requires at least "
+            f"{minimum} sample{'s' if minimum != 1 else ''}."
+        )
+    row_bytes = max(n_features, 1) * np.dtype(dtype).itemsize + bytes_per_row
+    needed = count * row_bytes
+    memory = physical_memory_bytes()
+    too_many = count > np.iinfo(np.intp).max // max(row_bytes, 1)
+    if too_many or (memory is not None and needed > memory):
+        available = "" if memory is None else f", more than this machine's {_human_bytes(memory)}"
+        raise ValueError(
+            f"n_samples={count} rows of {n_features} {np.dtype(dtype).name} values would "
+            f"need {needed:,} bytes ({_human_bytes(needed)}){available}. Draw them in "
+            "pieces: call sample() repeatedly with a smaller n_samples, or use "
+            "lookalike.distributed.sample(estimator, n_samples, chunk_rows=...) for a lazy "
+            "dask array."
+        )
+    return count
+
+
+def check_magnitude(X: np.ndarray, total_weight: float) -> None:
+    """Refuse data whose float64 sums of squares could overflow.
+
+    Fitting sums ``w_i (x_ij - c_j)^2`` over the rows; with ``M = max |x_ij|``
+    that stays below ``total_weight * d * (2 M)^2``, which must fit float64
+    with a margin of 16. (Variances of such data, up to ``M^2``, would not be
+    representable either.) NaN entries are ignored.
+    """
+    if X.size == 0:
+        return
+    # fmax/fmin skip NaN and need no temporary copy of X.
+    largest = max(
+        abs(float(np.fmax.reduce(X, axis=None))), abs(float(np.fmin.reduce(X, axis=None)))
+    )
+    if not largest > 0.0:
+        return
+    n_features = max(X.shape[1] if X.ndim > 1 else 1, 1)
+    budget = np.log(np.finfo(np.float64).max / 16) - np.log(total_weight) - np.log(n_features)
+    if 2 * np.log(2 * largest) > budget:
+        limit = np.exp(0.5 * budget) / 2
+        raise ValueError(
+            f"X has values as large as {largest:.3g} in magnitude: the sums of their "
+            f"squares over {X.shape[0]} rows overflow float64 (the largest safe magnitude "
+            f"here is about {limit:.1g}). Rescale X, e.g. divide it by a constant, "
+            "before fitting."
+        )

@@ -244,10 +244,11 @@ def check_n_samples(
         )
     count = int(n_samples)
     if count < minimum:
-        raise ValueError(
-            f"Invalid value for 'n_samples': {count}. The sampling requires at least "
-            f"{minimum} sample{'s' if minimum != 1 else ''}."
-        )
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        if minimum == 0:
+            kind = "a non-negative int"
+        needs = " The sampling requires at least one sample:" if minimum == 1 else ""
+        raise ValueError(f"Invalid value for 'n_samples': {count}.{needs} it must be {kind}.")
     row_bytes = max(n_features, 1) * np.dtype(dtype).itemsize + bytes_per_row
     needed = count * row_bytes
     memory = physical_memory_bytes()

@@ -22,7 +22,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from lookalike._math.blocks import block_rows, row_slices
-from lookalike._validation import RandomStateLike, as_random_state
+from lookalike._validation import RandomStateLike, as_random_state, check_n_samples
 from lookalike.mixture import GaussianMixture
 
 # A residual variance below this fraction of the mean retained variance (data lying
@@ -363,6 +363,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
+        n_samples = check_n_samples(n_samples, self.n_features_in_, minimum=0)
         source: Any = random_state
         if random_state is not None and not isinstance(
             random_state, np.random.RandomState | np.random.Generator

@@ -244,11 +244,9 @@ def check_n_samples(
         )
     count = int(n_samples)
     if count < minimum:
-        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        if minimum == 0:
-            kind = "a non-negative int"
-        needs = " The sampling requires at least one sample:" if minimum == 1 else ""
-        raise ValueError(f"Invalid value for 'n_samples': {count}.{needs} it must be {kind}.")
+        kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+        needs = ". The sampling requires at least one sample:" if minimum == 1 else ":"
+        raise ValueError(f"Invalid value for 'n_samples': {count}{needs} it must be {kind}.")
     row_bytes = max(n_features, 1) * np.dtype(dtype).itemsize + bytes_per_row
     needed = count * row_bytes
     memory = physical_memory_bytes()

@@ -16,8 +16,6 @@ integer, boolean and object dtypes, nested lists, wide tables, odd sample sizes)
 
 Hypothesis draws the family, the shape and the data's seed (``derandomize=True``: the
 same examples on every run, so CI cannot flake); the arrays are built from the seed.
-Expected failures of GaussianMixture that are fixed on another branch are marked
-``xfail(strict=True)`` and listed in :data:`FIXED_ELSEWHERE`.
 """
 
 from __future__ import annotations
@@ -64,8 +62,6 @@ INTERNAL_ERRORS = (
     KeyError,
     AttributeError,
 )
-
-FIXED_ELSEWHERE = "fixed on fix/gmm-float32"
 
 
 # --------------------------------------------------------------------------------------
@@ -183,10 +179,6 @@ FAMILIES: dict[str, tuple[Callable[[np.ndarray, int], Any], str | None]] = {
 KDE_FIXED_ELSEWHERE = "fixed on fix/kde-inf (issue 17)"
 _MIXTURES = ("GaussianMixture", "ModelSearch")  # ModelSearch's candidates are mixtures
 KNOWN_ELSEWHERE: dict[tuple[str, str], str] = {
-    **{
-        ("GaussianMixture", family): FIXED_ELSEWHERE
-        for family in ("huge 1e154", "huge 1e200", "huge 1e300", "a value of 1e300")
-    },
     ("KernelDensity", "huge 1e100"): KDE_FIXED_ELSEWHERE,
     ("KernelDensity", "huge 1e150"): KDE_FIXED_ELSEWHERE,
 }
@@ -351,26 +343,13 @@ def _fitted(name: str) -> Any:
 # Sizes that must be refused: negative, not ints, bools (an int by accident), and sizes
 # whose arrays could never fit in memory (they ended in MemoryError or OverflowError).
 BAD_SIZES = [-1, 2.5, "3", None, True, False, 10**12, 2**63]
-# GaussianMixture's own sample (ModelSearch's best is one) accepts True and runs out of
-# memory on huge sizes: fixed on the GMM branch.
-_GMM_SAMPLE_FIXED_ELSEWHERE = {
-    ("GaussianMixture", True),
-    ("GaussianMixture", 10**12),
-    ("GaussianMixture", 2**63),
-    ("ModelSearch", True),
-}
 
 
 def _size_cases() -> list[Any]:
     cases = []
     for name in ESTIMATORS:
         for size in BAD_SIZES:
-            marks = (
-                [pytest.mark.xfail(strict=True, reason=FIXED_ELSEWHERE)]
-                if (name, size) in _GMM_SAMPLE_FIXED_ELSEWHERE
-                else []
-            )
-            cases.append(pytest.param(name, size, marks=marks, id=f"{name}-{size!r}"))
+            cases.append(pytest.param(name, size, id=f"{name}-{size!r}"))
     return cases
 
 
@@ -459,13 +438,12 @@ def test_complex_is_refused_everywhere_else():
 
 
 # --------------------------------------------------------------------------------------
-# GaussianMixture at huge magnitudes: NaN today, fixed on the GMM branch
+# GaussianMixture at huge magnitudes: refused or finite, never NaN
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED_ELSEWHERE)
 @pytest.mark.parametrize("scale", [1e154, 1e200, 1e300])
 def test_gaussian_mixture_huge_values(scale):
-    """Issue 12: score_samples/predict_proba return NaN near 1e154..1e300."""
+    """Issue 12: score_samples/predict_proba returned NaN near 1e154..1e300."""
     X = _base(5, 40, 2) * scale
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
@@ -479,7 +457,6 @@ def test_gaussian_mixture_huge_values(scale):
         assert np.all(np.isfinite(model.predict_proba(X)))
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED_ELSEWHERE + " (huge values in GMM)")
 def test_gaussian_mixture_huge_singular_data():
     """Found by this suite (LOOKALIKE_FUZZ_EXAMPLES=150): fewer rows than features at
     1e100 fit, but sample() warns that the covariance is not positive semi-definite

@@ -260,40 +260,6 @@ def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------
-# Samples that cannot fit in memory
-
-
-def physical_memory() -> int | None:
-    """Bytes of physical memory of this machine, or None where it cannot be read."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def check_sample_memory(n_samples: Any, n_features: int, copies: int = 3) -> None:
-    """Refuse ``sample(n_samples)`` when its arrays could never fit in memory.
-
-    A sample of ``n`` rows of ``d`` features takes ``8 n (d + 1)`` bytes (rows
-    and an index), and sampling holds about ``copies`` such arrays at once;
-    beyond the machine's physical memory (or 2**48 bytes where it is unknown)
-    the call would only end in a MemoryError after a long wait. Values that are
-    not ints are left to the caller's own check.
-    """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-        return
-    needed = copies * 8 * int(n_samples) * (int(n_features) + 1)
-    available = physical_memory() or 2**48
-    if needed > available:
-        raise ValueError(
-            f"n_samples={int(n_samples)} rows of {n_features} features would need about "
-            f"{needed / 1e9:.3g} GB, more than this machine's {available / 1e9:.3g} GB of "
-            "memory. Draw fewer rows per call (for instance several calls of sample(n) with "
-            "the same random_state object)."
-        )
-
-
-# --------------------------------------------------------------------------------------
 # Scale: values whose squares overflow (or whose spread underflows) float64
 
 
@@ -387,3 +353,70 @@ def is_partitioned(value: Any) -> bool:
     from lookalike.chunks import Chunks
 
     return isinstance(value, Chunks) or is_dask_collection(value)
+
+
+# --------------------------------------------------------------------------------------
+# Sizes and magnitudes (sampling, fitting)
+
+
+def physical_memory_bytes() -> int | None:
+    """Total physical memory of this machine in bytes, or ``None`` if unknown."""
+
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+    if pages <= 0 or page_size <= 0:
+        return None
+    return int(pages) * int(page_size)
+
+
+def _human_bytes(n_bytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} PiB"  # pragma: no cover - the loop returns
+
+
+def check_n_samples(
+    n_samples: Any,
+    n_features: int,
+    dtype: npt.DTypeLike = np.float64,
+    *,
+    minimum: int = 1,
+    bytes_per_row: int = 0,
+) -> int:
+    """Validate the ``n_samples`` of a ``sample`` method; return it as an int.
+
+    Refuses bools and non-integers (:class:`InvalidParameterError`, a
+    ``ValueError`` and ``TypeError`` as scikit-learn's), values below
+    ``minimum`` (``ValueError``) and sizes whose output, ``n_samples`` rows of
+    ``n_features`` values of ``dtype`` plus ``bytes_per_row`` (labels...),
+    cannot fit in this machine's memory (``ValueError`` saying how many bytes
+    it would need and how to sample in pieces).
+    """
+    if isinstance(n_samples, bool | np.bool_) or not isinstance(n_samples, numbers.Integral):
+        raise InvalidParameterError(
+            f"The 'n_samples' parameter of sample must be an int in the range "
+            f"[{minimum}, inf). Got {n_samples!r} instead."
+        )
+    count = int(n_samples)
+    if count < minimum:
+        kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+        needs = ". The sampling requires at least one sample:" if minimum == 1 else ":"
+        raise ValueError(f"Invalid value for 'n_samples': {count}{needs} it must be {kind}.")
+    row_bytes = max(n_features, 1) * np.dtype(dtype).itemsize + bytes_per_row
+    needed = count * row_bytes
+    memory = physical_memory_bytes()
+    too_many = count > np.iinfo(np.intp).max // max(row_bytes, 1)
+    if too_many or (memory is not None and needed > memory):
+        available = "" if memory is None else f", more than this machine's {_human_bytes(memory)}"
+        raise ValueError(
+            f"n_samples={count} rows of {n_features} {np.dtype(dtype).name} values would "
+            f"need {needed:,} bytes ({_human_bytes(needed)}){available}. Draw them in "
+            "pieces: call sample() repeatedly with a smaller n_samples, or use "
+            "lookalike.distributed.sample(estimator, n_samples, chunk_rows=...) for a lazy "
+            "dask array."
+        )
+    return count

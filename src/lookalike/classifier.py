@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import numbers
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -31,7 +30,7 @@ from lookalike._validation import (
     RandomStateLike,
     as_float_array,
     as_random_state,
-    check_sample_memory,
+    check_n_samples,
     check_sample_weight,
     check_scale,
     validate_data,
@@ -368,12 +367,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             The class of each row, with the dtype of ``classes_``.
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-            raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be a positive int; got {n_samples}.")
-        check_sample_memory(n_samples, self.n_features_in_)
-        n_samples = int(n_samples)
+        n_samples = check_n_samples(n_samples, self.n_features_in_)
         rng: Any = (
             random_state
             if isinstance(random_state, np.random.Generator)

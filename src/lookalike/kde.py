@@ -56,7 +56,7 @@ from lookalike._validation import (
     Options,
     RandomStateLike,
     as_random_state,
-    check_sample_memory,
+    check_n_samples,
     check_sample_weight,
     check_scale,
     is_partitioned,
@@ -812,12 +812,7 @@ default="gaussian"
         X : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-            raise ValueError(f"n_samples must be a non-negative int; got {n_samples!r}.")
-        if n_samples < 0:
-            raise ValueError(f"n_samples must be a non-negative int; got {n_samples}.")
-        check_sample_memory(n_samples, self.n_features_in_)
-        n_samples = int(n_samples)
+        n_samples = check_n_samples(n_samples, self._data.shape[1], minimum=0)
         data, d = self._data, self._data.shape[1]
         if isinstance(random_state, np.random.Generator):
             rng: Any = random_state

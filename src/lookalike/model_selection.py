@@ -49,7 +49,7 @@ from lookalike._validation import (
     RandomState,
     RandomStateLike,
     as_random_state,
-    check_sample_memory,
+    check_n_samples,
     check_sample_weight,
     check_scale,
     validate_data,
@@ -464,7 +464,7 @@ class ModelSearch(DensityMixin, BaseEstimator):
     def sample(self, n_samples: int = 1, random_state: RandomStateLike = None) -> Any:
         """Draw rows from the best estimator (its ``sample``'s return value)."""
         best = self._best()
-        check_sample_memory(n_samples, self.n_features_in_)
+        check_n_samples(n_samples, self.n_features_in_, minimum=0)
         return best.sample(n_samples, random_state=random_state)
 
     def plot(self, x: str | None = None, ax: Any = None, **kwargs: Any) -> Any:

@@ -32,7 +32,7 @@ from lookalike._restore import (
 from lookalike._validation import (
     RandomStateLike,
     as_random_state,
-    check_sample_memory,
+    check_n_samples,
     check_scale,
     validate_data,
 )
@@ -417,12 +417,12 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
+        n_samples = check_n_samples(n_samples, self.n_features_in_, minimum=0)
         source: Any = random_state
         if random_state is not None and not isinstance(
             random_state, np.random.RandomState | np.random.Generator
         ):
             source = as_random_state(random_state)  # an int: one stream for both draws
-        check_sample_memory(n_samples, self.n_features_in_)
         drawn = self.estimator_.sample(n_samples, random_state=source)
         reduced = drawn[0] if isinstance(drawn, tuple) else drawn
         images = np.asarray(self.reducer_.inverse_transform(reduced), dtype=np.float64)

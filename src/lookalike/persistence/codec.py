@@ -12,6 +12,7 @@ checked by its own class (:func:`restore_check`).
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import math
 import re
@@ -601,6 +602,24 @@ def check_root(model: Any, manifest: dict[str, Any]) -> None:
 # Checks of restored objects
 
 
+def _default_new_parameters(instance: Any) -> None:
+    """Give constructor parameters added after a file was written their defaults.
+
+    A file holds the parameters its version had; a parameter introduced later
+    (``GaussianMixture(on_collapse=...)``) is absent and takes the default the
+    constructor documents, which is the behaviour the file was written with.
+    """
+    names = getattr(type(instance), "_get_param_names", None)
+    if not callable(names):
+        return
+    state = vars(instance)
+    signature = inspect.signature(type(instance).__init__)
+    for name in names():
+        parameter = signature.parameters.get(name)
+        if name not in state and parameter is not None and parameter.default is not parameter.empty:
+            state[name] = parameter.default
+
+
 def restore_check(instance: Any) -> None:
     """Let a freshly restored object check its own state (and rebuild its caches).
 
@@ -611,6 +630,7 @@ def restore_check(instance: Any) -> None:
     scikit-learn transformers get their parameter validation and a check that
     their fitted float arrays are finite.
     """
+    _default_new_parameters(instance)
     try:
         hook = getattr(type(instance), "_restore_check", None)
         if callable(hook):

@@ -253,7 +253,7 @@ def sniff_csv(path: str | os.PathLike[str]) -> tuple[str, str]:
     --------
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = path.write_text("x;y\n1,5;a\n2,25;b\n")
+    >>> _ = path.write_text("x;y\\n1,5;a\\n2,25;b\\n")
     >>> sniff_csv(path)
     (';', ',')
     """

@@ -49,6 +49,7 @@ class DemoResult:
     grid_path: Path
     csv_path: Path
     report_path: Path | None = None
+    new_labels: np.ndarray | None = None  # the component of each new digit, in grid order
 
 
 def run_demo(
@@ -96,7 +97,7 @@ def run_demo(
         note = f"  <- lowest {' and '.join(marks)}" if marks else ""
         echo(f"{n:>12}  {bic:>12.1f}  {aic:>12.1f}{note}")
 
-    new_reduced, _ = draw_shuffled(best, n_new, np.random.default_rng(seed))
+    new_reduced, new_labels = draw_shuffled(best, n_new, np.random.default_rng(seed))
     new_digits = np.clip(np.rint(pca.inverse_transform(new_reduced)), 0.0, 16.0)
 
     grid_path = out / "new_digits.png"
@@ -115,7 +116,14 @@ def run_demo(
         echo(sentence)
     echo(f"wrote the evaluation report: {report_path}")
     return DemoResult(
-        reduced.shape[1], criteria, "AIC", best.n_components, grid_path, csv_path, report_path
+        reduced.shape[1],
+        criteria,
+        "AIC",
+        best.n_components,
+        grid_path,
+        csv_path,
+        report_path,
+        new_labels,
     )
 
 

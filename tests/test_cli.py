@@ -380,6 +380,7 @@ def test_sample_where_conditions_on_a_category_and_a_range(model_file, tmp_path)
     assert len(mass) > 0 and mass.between(4000, 5000).all()
 
 
+@pytest.mark.slow
 def test_seed_reproduces_fit_and_sample_with_a_column_subset(penguins, tmp_path):
     _, data = penguins
     models = [tmp_path / "m0.lookalike", tmp_path / "m1.lookalike"]
@@ -400,6 +401,7 @@ def test_seed_reproduces_fit_and_sample_with_a_column_subset(penguins, tmp_path)
     assert len(drawn) == 30 and drawn.notna().any(axis=None)
 
 
+@pytest.mark.slow
 def test_fit_reads_excel_sheets_and_parquet_and_reports_infinities(penguins, tmp_path):
     frame, _ = penguins
     part = frame.iloc[:120, [0, 2, 3, 7]].reset_index(drop=True)
@@ -613,6 +615,7 @@ def test_bad_input_is_one_error_line_with_status_2(bad_cases, name, monkeypatch)
         assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_installed_command_reports_bad_input_without_traceback(bad_cases, tmp_path):
     """The same in real processes, for a sample of the cases (each process costs seconds)."""
     names = [

@@ -117,6 +117,7 @@ def _assert_same_optimum(
 # --------------------------------------------------------------------------- fitting
 
 
+@pytest.mark.slow
 def test_fit_dask_local_on_a_parquet_folder_equals_the_in_memory_fit(dataset, local_fit):
     from dask.system import CPU_COUNT
 
@@ -184,6 +185,7 @@ def _mixture_moments(model: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
     return mean, second - np.outer(mean, mean)
 
 
+@pytest.mark.slow
 def test_sample_and_info_read_a_gaussian_mixture_file(local_fit, tmp_path):
     _, model = local_fit
     fitted = load(model)

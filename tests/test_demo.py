@@ -7,6 +7,7 @@ import math
 import warnings
 
 import numpy as np
+import pytest
 from matplotlib.image import imread
 from sklearn.decomposition import PCA
 
@@ -16,6 +17,7 @@ from lookalike.exceptions import ConvergenceWarning
 from lookalike.mixture import GaussianMixture
 
 
+@pytest.mark.slow
 def test_demo_chooses_by_aic_and_writes_its_files(tmp_path):
     lines: list[str] = []
     result = run_demo(tmp_path, n_new=20, component_counts=(2, 5, 10), echo=lines.append)

@@ -231,6 +231,7 @@ def test_distances_come_from_the_report_when_it_has_them(mixed_report):
     np.testing.assert_array_equal(holdout, mixed_report.distances["holdout"])
 
 
+@pytest.mark.slow
 def test_demo_report_evaluates_new_digits_against_train_and_holdout(tmp_path):
     X, _ = load_digits()
     frame = pd.DataFrame(X[:50], columns=[f"x{i}" for i in range(64)])

@@ -168,8 +168,8 @@ def bench_sweeps(smoke: bool, repeats: int) -> str:
     ]
     rows = []
     for name, pca, counts, criterion in cases:
-        if smoke:
-            counts = counts[:3]
+        if smoke:  # seconds: two small mixtures, not the 50-70 components of the full run
+            counts = [2, 3]
         Z = pca.fit_transform(X)
         run = partial(sweep, Z, counts, criterion)
         t_sk, (n_sk, v_sk) = median_time(partial(run, False, "sklearn"), repeats)
@@ -215,9 +215,9 @@ print(json.dumps({"before": before, "peak": rss("VmHWM:"), "x": X.nbytes}))
 """
 
 
-def bench_memory(n: int, d: int, k: int) -> str:
+def bench_memory(n: int, d: int, k: int, dtypes: tuple[str, ...] = ("float64", "float32")) -> str:
     rows = []
-    for dtype in ("float64", "float32"):
+    for dtype in dtypes:
         for library in ("sklearn", "lookalike"):
             out = subprocess.run(
                 [sys.executable, "-c", MEMORY_CHILD, library, str(n), str(d), str(k), dtype],
@@ -267,7 +267,8 @@ def main() -> None:
     if "memory" in parts:
         n, d, k = (5_000, 4, 3) if args.smoke else (1_000_000, 16, 16)
         print("## Peak memory\n")
-        print(bench_memory(n, d, k) + "\n")
+        dtypes = ("float64",) if args.smoke else ("float64", "float32")  # a process each
+        print(bench_memory(n, d, k, dtypes) + "\n")
 
 
 if __name__ == "__main__":

@@ -372,6 +372,7 @@ def test_cli_evaluate_errors(tmp_path, monkeypatch, arguments, message):
         arguments = [*arguments, "-o", "report.html"]
     result = CliRunner().invoke(app, ["evaluate", *arguments])
     assert result.exit_code == 2
-    lines = result.output.strip().splitlines()
+    progress = re.compile(r"^\[ *\d+\.\ds\] ")  # the CLI's progress lines ([  0.1s] reading ...)
+    lines = [line for line in result.output.strip().splitlines() if not progress.match(line)]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
     assert not Path("report.html").exists()

@@ -48,7 +48,8 @@ def main() -> int:
     names = sys.argv[1:] or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
-        print(f"unknown benchmarks {unknown}; choose among {', '.join(BENCHMARKS)}", file=sys.stderr)
+        choices = ", ".join(BENCHMARKS)
+        print(f"unknown benchmarks {unknown}; choose among {choices}", file=sys.stderr)
         return 2
     os.chdir(HERE)  # the benchmarks read and write relative to their folder
     sys.path.insert(0, str(HERE))

@@ -457,6 +457,7 @@ def bad_cases(penguins, model_file) -> dict[str, tuple[list, str, str]]:
     for name in ("loop.csv", "loop.lookalike"):
         (folder / name).symlink_to(folder / name)  # a link to itself
     (folder / "names.csv").write_text("name,city\nann,paris\nbob,rome\ncy,oslo\n")
+    (folder / "one.csv").write_text("x,label\n1.5,a\n")
     big_seed = str(2**32)
     return {
         "missing data": (["fit", folder / "nope.csv", *fit_to], "no such file", ""),
@@ -562,6 +563,7 @@ def bad_cases(penguins, model_file) -> dict[str, tuple[list, str, str]]:
             "--bounds applies to table fits",
             "",
         ),
+        "one row": (["fit", folder / "one.csv", *fit_to], "has 1 row; .* at least 2", ""),
         "only id columns": (
             ["fit", folder / "names.csv", *fit_to],
             "id column",
@@ -579,7 +581,7 @@ _BAD_NAMES = [
     "too many rows", "seed too large for fit", "negative seed for sample",
     "seed too large for evaluate", "seed too large for demo", "fractional integer in where",
     "bad kind syntax", "kind of an unknown column", "unknown kind", "bad bounds",
-    "bad transform", "table option with dask", "only id columns",
+    "bad transform", "table option with dask", "one row", "only id columns",
 ]  # fmt: skip
 
 

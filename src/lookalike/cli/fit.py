@@ -29,6 +29,8 @@ BOUNDS_CHOICES: dict[str, str | None] = {"observed": "observed", "clip": "clip",
 TRANSFORM_CHOICES = ("auto", "none", "yeo-johnson", "quantile")
 IDS_CHOICES = ("drop", "regenerate")
 _GLOB_CHARACTERS = frozenset("*?[")
+#: Fewest rows a table fit learns from (one row has no spread to learn).
+MIN_ROWS = 2
 
 #: ``lookalike fit --dask`` defaults (repeated in the help; the fit lives in dask_fit.py).
 DASK_COMPONENTS = 8
@@ -276,6 +278,10 @@ def fit(
         warn(report)
     if frame.shape[0] == 0:
         raise BadInput(f"no rows left in {table} after dropping rows with infinite values")
+    if frame.shape[0] < MIN_ROWS:
+        raise BadInput(
+            f"{table} has {frame.shape[0]} row; a synthesizer learns from at least {MIN_ROWS}"
+        )
     from lookalike.persistence import save
     from lookalike.tabular import Synthesizer
 

@@ -207,7 +207,9 @@ class _LineHandler(logging.Handler):
 class _StatusHandler(logging.Handler):
     """A Rich status line on a terminal: spinner, the current stage, elapsed time.
 
-    DEBUG records print as lines above it.
+    It shows from the start of the command ("starting" while modules load) until
+    its end, then disappears; whatever is printed meanwhile (results, warnings,
+    DEBUG records) appears above it.
     """
 
     def __init__(self, console: Any) -> None:
@@ -222,25 +224,21 @@ class _StatusHandler(logging.Handler):
             console=console,
             transient=True,
         )
-        self.task: Any = None
+        self.task = self.progress.add_task("starting", total=None)
+        self.progress.start()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = one_line(record.getMessage())
             if record.levelno < logging.INFO:
                 self.console.print(f"debug: {message}", highlight=False, markup=False)
-                return
-            if self.task is None:
-                self.progress.start()
-                self.task = self.progress.add_task(message, total=None)
             else:
                 self.progress.update(self.task, description=message)
         except Exception:  # pragma: no cover - logging must never break the command
             self.handleError(record)
 
     def close(self) -> None:
-        if self.task is not None:
-            self.progress.stop()
+        self.progress.stop()
         super().close()
 
 

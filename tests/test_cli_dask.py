@@ -236,6 +236,10 @@ def test_sample_names_columns_x0_when_the_mixture_has_no_feature_names(tmp_path)
     fitted_std = np.sqrt(np.diag(load(model).covariances_[0]))
     np.testing.assert_allclose(drawn.std().to_numpy(), fitted_std, rtol=0.1)
     assert "features (2): x0, x1" in _invoke("info", model).stdout
+    # Rows that cannot fit in memory are refused before any work (was a MemoryError traceback).
+    result = _invoke("sample", model, "-n", 10**13, "-o", tmp_path / "huge.csv")
+    _assert_bad_input(result, r"-n 10000000000000 rows of 2 columns need at least .* of memory")
+    assert not (tmp_path / "huge.csv").exists()
 
 
 # --------------------------------------------------------------------------- bad input

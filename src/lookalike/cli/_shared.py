@@ -66,6 +66,7 @@ _OPTION_NAMES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bbounds\s*="), "--bounds observed|clip|none"),
     (re.compile(r"\btransform\s*="), "--transform auto|none|yeo-johnson|quantile"),
     (re.compile(r"\bids\s*="), "--ids drop|regenerate"),
+    (re.compile(r"\bwhere\s*="), "--where COLUMN=VALUE or COLUMN=LOW..HIGH"),
     (re.compile(r"\brandom_state\s*="), "--seed"),
 )
 

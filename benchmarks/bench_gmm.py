@@ -78,8 +78,10 @@ def em_flops(n: int, d: int, k: int, covariance_type: str) -> float:
     return 2.0 * n * k * (2 * p + 2 * d)
 
 
-def bench_em(sizes: list[int], d: int, k: int, iterations: int, repeats: int) -> str:
-    peak = gemm_gflops()
+def bench_em(
+    sizes: list[int], d: int, k: int, iterations: int, repeats: int, gemm_n: int = 2048
+) -> str:
+    peak = gemm_gflops(gemm_n)
     rows = []
     for n in sizes:
         for covariance_type in ("full", "diag"):
@@ -260,7 +262,8 @@ def main() -> None:
         sizes = [2_000] if args.smoke else [100_000, 1_000_000]
         d, k = (4, 3) if args.smoke else (16, 16)
         print("## EM iterations from identical initial parameters\n")
-        print(bench_em(sizes, d, k, iterations=2 if args.smoke else 5, repeats=repeats) + "\n")
+        iterations, gemm_n = (2, 512) if args.smoke else (5, 2048)
+        print(bench_em(sizes, d, k, iterations, repeats, gemm_n) + "\n")
     if "sweeps" in parts:
         print("## Digit sweeps\n")
         print(bench_sweeps(args.smoke, repeats) + "\n")

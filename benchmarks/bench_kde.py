@@ -269,6 +269,8 @@ def bench_grid(n: int, grid_points: int, repeats: int) -> str:
 def bench_cv(repeats: int, smoke: bool) -> str:
     grid = np.logspace(-1, 1, 20)
     digits = PCA(15, random_state=0).fit_transform(load_digits().data)
+    if smoke:  # seconds: every 4th bandwidth, 500 digits
+        grid, digits = grid[::4], digits[:500]
     rng = np.random.default_rng(2)
     n_synthetic = 500 if smoke else 5000
     centres = rng.normal(0, 3, (5, 8))
@@ -319,7 +321,7 @@ def kdepy_isj_corrected(x: np.ndarray, value: float) -> float:
     return value * (spread + 2 * max(spread / 2, 6.0)) / spread
 
 
-def bench_selectors(repeats: int) -> str:
+def bench_selectors(repeats: int, smoke: bool = False) -> str:
     from KDEpy.bw_selection import improved_sheather_jones
 
     rng = np.random.default_rng(3)
@@ -330,6 +332,8 @@ def bench_selectors(repeats: int) -> str:
         "lognormal, n=5000": rng.lognormal(0.0, 0.6, 5000),
         "normal x 100, n=5000": 100.0 * rng.standard_normal(5000),
     }
+    if smoke:  # seconds: two of the data sets
+        datasets = {name: datasets[name] for name in ("normal, n=1000", "bimodal, n=5000")}
     two_d = np.column_stack([rng.standard_normal(4000), rng.gamma(3.0, 1.0, 4000)])
     columns = [(name, x[:, None], 0) for name, x in datasets.items()]
     columns += [(f"2-D, feature {j}", two_d, j) for j in range(2)]
@@ -444,7 +448,7 @@ def main() -> None:
         print(bench_cv(repeats, args.smoke) + "\n")
     if "selectors" in parts:
         print("## Bandwidth selectors\n")
-        print(bench_selectors(repeats) + "\n")
+        print(bench_selectors(repeats, args.smoke) + "\n")
     if "wide" in parts:
         print("## ISJ on wide tables\n")
         print(bench_wide_isj(repeats, args.smoke) + "\n")

@@ -309,6 +309,7 @@ def test_where_on_a_rare_class_returns_that_class():
     assert abs(generated - real_rare) < abs(generated - real_common)
 
 
+@pytest.mark.slow
 def test_clip_bounds_when_rejection_over_many_columns_accepts_nothing():
     # A KDE on 64 pixel columns puts a third of each column's draws outside 0..16: hardly
     # any row is inside every range, so rejection fails with a message naming "clip".

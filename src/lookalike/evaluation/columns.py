@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from lookalike._validation import check_not_complex
+
 MISSING = "<missing>"
 """The level that stands for a missing value in categorical columns."""
 
@@ -52,29 +54,6 @@ for distances, and keep only their most frequent levels as indicators in design 
 # ---------------------------------------------------------------------------
 
 
-def check_not_complex(frame: pd.DataFrame, name: str) -> None:
-    """Raise ValueError when a column of ``frame`` holds complex numbers (as scikit-learn)."""
-    for column in frame.columns:
-        series = frame[column]
-        if pd.api.types.is_complex_dtype(series.dtype):
-            complex_values = True
-        elif series.dtype == object:
-            present = series.dropna()
-            complex_values = bool(present.map(_is_complex).any())
-        else:
-            complex_values = False
-        if complex_values:
-            raise ValueError(
-                f"Complex data not supported: column {column!r} of {name} holds complex "
-                "numbers; split them into real and imaginary columns (or take their modulus) "
-                "before evaluating."
-            )
-
-
-def _is_complex(value: object) -> bool:
-    return isinstance(value, complex | np.complexfloating)
-
-
 def as_frame(data: Any, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A DataFrame with string column names from a DataFrame or a 2-D array.
 
@@ -90,11 +69,7 @@ def as_frame(data: Any, name: str, columns: Sequence[str] | None = None) -> pd.D
                 f"{name} must be a pandas DataFrame or a 2-D array, got an array of shape "
                 f"{array.shape}; reshape 1-D data with reshape(-1, 1)."
             )
-        if np.iscomplexobj(array):
-            raise ValueError(
-                f"Complex data not supported: {name} is a complex array; split it into real "
-                "and imaginary columns before evaluating."
-            )
+        check_not_complex(array, name)
         if columns is not None and len(columns) == array.shape[1]:
             names = [str(column) for column in columns]
         else:

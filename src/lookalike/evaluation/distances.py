@@ -23,7 +23,7 @@ from lookalike._math.blocks import map_blocks, row_slices
 from lookalike._math.distances import (
     augment_points,
     augment_queries,
-    refine_near_zero,
+    refine_below,
     rounding_bound,
     squared_distances,
     squared_norms,
@@ -61,7 +61,7 @@ class _Reference:
         block = self.queries[rows]
         out = squared_distances(augment_queries(block, self.query_sq[rows]), self.points)
         if exact_zero:
-            refine_near_zero(out, block, self.rows, self.threshold)
+            refine_below(out, block, self.rows, self.threshold)
         return out
 
     def map(self, func: Callable[[slice], T]) -> list[T]:

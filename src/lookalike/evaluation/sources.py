@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lookalike._validation import is_dask_collection
-from lookalike.evaluation.columns import as_frame, check_not_complex
+from lookalike._validation import check_not_complex, is_dask_collection
+from lookalike.evaluation.columns import as_frame
 
 
 @dataclass(frozen=True)

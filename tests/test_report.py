@@ -368,9 +368,36 @@ def test_cli_evaluate_writes_the_report(tmp_path):
     assert "Privacy" in out.read_text() and out.read_text().count("<img") >= 4
 
 
+def test_cli_evaluate_json_holds_the_reports_numbers(tmp_path):
+    import json
+
+    from lookalike.evaluation import evaluate
+
+    real, synthetic = _mixed(80, 0), _mixed(60, 2)
+    real.to_csv(tmp_path / "real.csv", index=False)
+    synthetic.to_csv(tmp_path / "synthetic.csv", index=False)
+    out = tmp_path / "scores.json"
+    arguments = [
+        "evaluate", tmp_path / "real.csv", tmp_path / "synthetic.csv", "--json", out, "--seed", 3
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, [str(a) for a in arguments])
+    assert result.exit_code == 0, result.output
+    assert not list(tmp_path.glob("*.html"))  # --json alone writes no report
+    scores = json.loads(out.read_text())
+    # The same numbers as the Python API with the same seed (CSV keeps these values exactly).
+    expected = evaluate(
+        pd.read_csv(tmp_path / "real.csv"),
+        pd.read_csv(tmp_path / "synthetic.csv"),
+        random_state=3,
+    ).to_dict()
+    assert scores["detector"] == json.loads(json.dumps(expected["detector"]))
+    assert scores["summary"] == expected["summary"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
+        (["real.csv", "synthetic.csv", "--max-rows", "5"], "--max-rows must be at least 100"),
         (["missing.csv", "synthetic.csv"], "no such file"),
         (["real.csv", "synthetic.csv", "--target", "nope"], "--target 'nope' is not a column"),
         (["real.csv", "synthetic.csv", "-o", "report.txt"], "give -o a .html file"),
@@ -383,6 +410,9 @@ def test_cli_evaluate_errors(tmp_path, monkeypatch, arguments, message):
     if "-o" not in arguments:
         arguments = [*arguments, "-o", "report.html"]
     result = CliRunner().invoke(app, ["evaluate", *arguments])
+    if "--json" not in arguments:
+        bare = CliRunner().invoke(app, ["evaluate", "real.csv", "synthetic.csv"])
+        assert bare.exit_code == 2 and "give -o report.html, --json" in bare.output
     assert result.exit_code == 2
     progress = re.compile(r"^\[ *\d+\.\ds\] ")  # the CLI's progress lines ([  0.1s] reading ...)
     lines = [line for line in result.output.strip().splitlines() if not progress.match(line)]

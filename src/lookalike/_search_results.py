@@ -2,7 +2,9 @@
 
 Kept apart from :mod:`lookalike.model_selection` (the sweep) so that the table's
 layout (parameter columns typed by their values, the scores, the rank) lives in
-one place; pandas is imported only when a table is built.
+one place, below both the search and :mod:`lookalike.plotting`, which reads
+tables without importing the search; pandas is imported only when a table is
+built.
 """
 
 from __future__ import annotations
@@ -14,7 +16,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["results_table"]
+__all__ = ["RESULT_COLUMNS", "results_table"]
+
+#: The columns of ``ModelSearch.results_`` after ``"model"``, ``"params"`` and the
+#: parameter columns: the scores and the rank. Plots tell parameters from scores by it.
+RESULT_COLUMNS = (
+    "n_parameters",
+    "log_likelihood",
+    "bic",
+    "aic",
+    "cv_log_likelihood",
+    "cv_std",
+    "fit_time",
+    "converged",
+    "rank",
+)
 
 
 def _is_number(value: Any) -> bool:

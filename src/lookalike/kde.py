@@ -514,7 +514,7 @@ default="gaussian"
         """
         check_is_fitted(self)
         if is_partitioned(X):
-            from lookalike.distributed import map_rows
+            from lookalike.partitions import map_rows
 
             return map_rows(self, "score_samples", X)
         queries: np.ndarray = validate_data(
@@ -786,7 +786,7 @@ default="gaussian"
         """Total log-likelihood of the rows (a sum, as scikit-learn's KernelDensity)."""
         scores = self.score_samples(X)
         if is_partitioned(scores):
-            from lookalike.distributed import total_and_count
+            from lookalike.partitions import total_and_count
 
             return total_and_count(scores)[0]
         with np.errstate(over="ignore"):  # a sum below the most negative float is -inf

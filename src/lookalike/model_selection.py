@@ -40,6 +40,7 @@ from lookalike._kmeans_cache import kmeans_cache
 from lookalike._math.blocks import row_slices
 from lookalike._parallel import run_tasks
 from lookalike._restore import check_n_features, has_fitted_state, is_int, require
+from lookalike._search_results import RESULT_COLUMNS as RESULT_COLUMNS  # re-exported
 from lookalike._search_results import results_table as _results_table
 from lookalike._validation import (
     Boolean,
@@ -70,18 +71,6 @@ KDE_GRID_FAST_PATH = True
 # Their training log-likelihoods are computed in this many tasks of rows (a fixed number,
 # so that the numbers do not depend on n_jobs).
 KDE_TRAINING_CHUNKS = 4
-
-RESULT_COLUMNS = (
-    "n_parameters",
-    "log_likelihood",
-    "bic",
-    "aic",
-    "cv_log_likelihood",
-    "cv_std",
-    "fit_time",
-    "converged",
-    "rank",
-)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from lookalike._features import feature_indices
+from lookalike._search_results import RESULT_COLUMNS
 from lookalike.exceptions import NotFittedError
-from lookalike.model_selection import RESULT_COLUMNS
 
 
 def _pyplot() -> Any:

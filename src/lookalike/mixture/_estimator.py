@@ -1,49 +1,29 @@
 """GaussianMixture: a drop-in for ``sklearn.mixture.GaussianMixture``.
 
-The class validates, initialises and runs the EM loop; the arithmetic lives in
-:mod:`lookalike._math` (E-step and M-step in :mod:`lookalike._math.em`,
-log-densities in :mod:`lookalike._math.gaussian`, row blocks and threads in
-:mod:`lookalike._math.blocks`).
+The class validates its parameters, hands the rows to the EM loop
+(:mod:`lookalike.mixture._em`) through a row source (in memory:
+:mod:`lookalike.mixture._sources`; Chunks and dask:
+:mod:`lookalike.mixture._partitioned`) and stores the result; the arithmetic
+lives in :mod:`lookalike._math` (E-step and M-step in :mod:`lookalike._math.em`,
+log-densities in :mod:`lookalike._math.gaussian`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-from time import perf_counter
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
-from lookalike._math.blocks import block_rows, map_blocks, reduce_blocks, row_slices
-from lookalike._math.collapse import EMPTY_FRACTION, factor_covariances, noise_floors
-from lookalike._math.em import (
-    COUNT_FLOOR,
-    Moments,
-    e_step_rows,
-    fixed_responsibility_moments,
-    log_joint_block,
-    m_step,
-)
+from lookalike._math.blocks import map_blocks, row_slices
+from lookalike._math.em import log_joint_block
 from lookalike._math.far import log_posteriors
-from lookalike._math.missing import e_step_block_missing, log_joint_block_missing
-from lookalike._mixture_arrays import (
-    Parameters,
-    centred,
-    check_initial_parameters,
-    choose_seed_rows,
-    draw_samples,
-    observed_data,
-    precision_cholesky_of_precisions,
-)
+from lookalike._math.missing import log_joint_block_missing
 from lookalike._restore import check_mixture_state
 from lookalike._validation import (
     ArrayLikeOrNone,
@@ -61,7 +41,13 @@ from lookalike._validation import (
     validate_data,
     validate_params,
 )
-from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
+from lookalike.mixture._em import EMData, EMResult, EMSettings, Parameters, rows_per_block, run_em
+from lookalike.mixture._initial import check_initial_parameters
+from lookalike.mixture._sampling import draw_samples
+from lookalike.mixture._sources import in_memory
+from lookalike.partitions import map_rows, total_and_count
+
+__all__ = ["GaussianMixture"]
 
 _PARAMETERS: dict[str, Constraint] = {
     "n_components": Interval(1, None, integer=True),
@@ -82,80 +68,6 @@ _PARAMETERS: dict[str, Constraint] = {
     "missing": Options(("raise", "em")),
     "on_collapse": Options(("raise", "repair")),
 }
-
-_CHOLESKY_ERROR = (
-    "Fitting the mixture model failed because some components have ill-defined "
-    "empirical covariance (for instance caused by singleton or collapsed samples). "
-    "Try to decrease the number of components, increase reg_covar, or scale the "
-    "input data; or pass on_collapse='repair' to keep collapsed components finite."
-)
-
-
-@dataclass(frozen=True)
-class _EStep:
-    """The E-step of one EM iteration, as a picklable function of a block of rows.
-
-    ``e_step(rows, row_weights)`` centres the rows (shape (b, d), raw
-    coordinates) by ``shift`` and returns their :class:`Moments`. In-memory
-    EM calls it on row blocks; chunked and Dask EM ship it to every partition.
-    float32 rows run in single precision when ``single`` is set (see
-    :func:`~lookalike._math.em.e_step_rows`).
-    """
-
-    expanded: gm.ExpandedGaussians
-    single: gm.ExpandedGaussians | None
-    log_weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray
-    shift: np.ndarray
-    covariance_type: str
-    missing: bool
-
-    def __call__(self, rows: np.ndarray, row_weights: np.ndarray | None) -> Moments:
-        if self.missing:
-            return e_step_block_missing(
-                gm.centred_block(rows, self.shift),
-                row_weights,
-                self.expanded,
-                self.log_weights,
-                self.means,
-                self.covariances,
-                self.covariance_type,
-            )
-        return e_step_rows(
-            rows,
-            row_weights,
-            self.shift,
-            self.expanded,
-            self.single,
-            self.log_weights,
-            self.covariance_type,
-        )
-
-
-@dataclass(frozen=True)
-class _EMData:
-    """What the EM loop needs from the data, wherever the rows live.
-
-    Attributes
-    ----------
-    n_features : int
-    dtype : numpy dtype
-        float32 or float64: the dtype of the fitted attributes.
-    shift : ndarray of shape (n_features,)
-        The centre subtracted from every row (the weighted column means).
-    em_pass : callable
-        ``em_pass(params)``: the E-step over every row, summed into moments.
-    initial_moments : callable
-        ``initial_moments(random_state)``: moments of the initial
-        responsibilities chosen by ``init_params``.
-    """
-
-    n_features: int
-    dtype: np.dtype[Any]
-    shift: np.ndarray
-    em_pass: Callable[[Parameters], Moments]
-    initial_moments: Callable[[np.random.RandomState], Moments]
 
 
 class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
@@ -381,15 +293,25 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     def _fit(self, X: npt.ArrayLike, sample_weight: npt.ArrayLike | None) -> Any:
         """Validate, run EM, store the best parameters; return the validated X.
 
-        A dask collection or a :class:`~lookalike.distributed.Chunks` source is
-        handed to :mod:`lookalike.distributed`, which visits its partitions
-        with the same E-step; everything else is fitted in memory.
+        A dask collection or a :class:`~lookalike.chunks.Chunks` source is
+        visited partition by partition (:mod:`lookalike.mixture._partitioned`)
+        with the same E-step; everything else is fitted in memory
+        (:mod:`lookalike.mixture._sources`). The EM loop is
+        :func:`lookalike.mixture._em.run_em`.
         """
         validate_params(self, _PARAMETERS)
+        settings = EMSettings.of(self)
         if is_partitioned(X):
-            from lookalike.distributed import partitioned_em_data
+            from lookalike.mixture._partitioned import partitioned
 
-            self._run_em(partitioned_em_data(self, X, sample_weight))
+            source = partitioned(X, sample_weight, settings)
+            self.n_features_in_ = source.n_features
+            names = source.feature_names
+            if names is not None and all(isinstance(name, str) for name in names):
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self._run_em(source.em_data, settings)
             return X
         data: np.ndarray = validate_data(
             self,
@@ -398,256 +320,36 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             ensure_min_samples=2,
             ensure_all_finite="allow-nan" if self.missing == "em" else True,
         )
-        # With missing="em": ``fitted`` drops rows with no observed entry, ``filled``
-        # (for the initialisation) has missing entries replaced by column means.
         weights = check_sample_weight(sample_weight, data.shape[0])
         check_scale(data)
-        fitted, weights, filled, shift = observed_data(data, weights)
-        n_samples, n_features = fitted.shape
-        self._check_n_samples(n_samples)
-        if self.reg_covar <= 0:
-            self._check_constant_features(np.ptp(filled, axis=0))
-        blocks = row_slices(n_samples, self._rows_per_block(n_features))
-
-        def em_pass(params: Parameters) -> Moments:
-            e_step = self._e_step(params, shift)
-            return reduce_blocks(
-                lambda rows: e_step(fitted[rows], None if weights is None else weights[rows]),
-                blocks,
-                self.n_jobs,
-            )
-
-        def initial_moments(random_state: np.random.RandomState) -> Moments:
-            responsibilities = self._initial_responsibilities(filled, weights, random_state)
-            moments = fixed_responsibility_moments(
-                filled, weights, shift, self.covariance_type, blocks, responsibilities
-            )
-            if moments is None:  # pragma: no cover - at least two rows are required
-                raise ValueError("no rows")
-            return moments
-
-        self._run_em(_EMData(n_features, data.dtype, shift, em_pass, initial_moments))
+        self._run_em(in_memory(data, weights, settings), settings)
         return data
 
-    def _run_em(self, data: _EMData) -> None:
-        """The EM loop with restarts, wherever the rows live (see :class:`_EMData`)."""
-        initial = check_initial_parameters(self, data.n_features)
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        random_state = as_random_state(self.random_state)
-        degenerate: dict[str, set[int]] = {"empty": set(), "jittered": set()}
-
-        best: Parameters | None = None
-        best_lower_bound = -np.inf
-        best_lower_bounds: list[float] = []
-        best_n_iter = 0
+    def _run_em(self, data: EMData, settings: EMSettings) -> None:
+        """Run the EM loop on ``data`` and store its best result as fitted attributes."""
+        initial = check_initial_parameters(
+            self.weights_init,
+            self.means_init,
+            self.precisions_init,
+            self.n_components,
+            self.covariance_type,
+            data.n_features,
+        )
+        warm = None
+        if self.warm_start and hasattr(self, "converged_"):
+            warm = (self._get_parameters64(), float(getattr(self, "lower_bound_", -np.inf)))
         self.converged_ = False
-        for init in range(n_init):
-            self._verbose_init_start(init)
-            if do_init:
-                params = self._initial_parameters(
-                    data.initial_moments, data.shift, random_state, initial, degenerate
-                )
-                lower_bound = -np.inf
-            else:
-                params = centred(self._get_parameters64(), data.shift)
-                lower_bound = float(getattr(self, "lower_bound_", -np.inf))
-            lower_bounds: list[float] = []
-            converged = False
-            n_iter = 0
-            for n_iter in range(1, self.max_iter + 1):
-                previous = lower_bound
-                moments = data.em_pass(params)
-                if not moments.is_finite():
-                    raise ValueError("EM statistics overflowed float64: rescale X.")
-                lower_bound = moments.log_likelihood / moments.total_weight
-                params = self._m_step(moments, params, degenerate)
-                lower_bounds.append(lower_bound)
-                change = lower_bound - previous
-                self._verbose_iteration(n_iter, change)
-                if abs(change) < self.tol:
-                    converged = True
-                    break
-            if self.max_iter > 0:
-                self._verbose_init_end(lower_bound, converged)
-            if best is None or lower_bound > best_lower_bound:
-                best, best_lower_bound = params, lower_bound
-                best_lower_bounds, best_n_iter = lower_bounds, n_iter
-                self.converged_ = converged
-
-        if not self.converged_ and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        self._warn_degenerate(degenerate)
-        if best is None:  # pragma: no cover - n_init >= 1 always sets it
-            raise RuntimeError("no initialisation ran")
-        self._set_parameters(best, data.shift, data.dtype)
-        self.n_iter_ = best_n_iter
-        self.lower_bound_ = data.dtype.type(best_lower_bound)
-        self.lower_bounds_ = [data.dtype.type(value) for value in best_lower_bounds]
-
-    def _check_n_samples(self, n_samples: int) -> None:
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}"
-            )
+        result: EMResult = run_em(
+            data, settings, initial, as_random_state(self.random_state), warm
+        )
+        self._set_parameters(result.params, data.shift, data.dtype)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = data.dtype.type(result.lower_bound)
+        self.lower_bounds_ = [data.dtype.type(value) for value in result.lower_bounds]
 
     def _rows_per_block(self, n_features: int) -> int:
-        n_quadratic = {
-            "full": n_features * (n_features + 1) // 2,
-            "tied": n_features,
-            "diag": n_features,
-            "spherical": 1,
-        }[self.covariance_type]
-        return block_rows(8 * (2 * n_features + n_quadratic + 3 * self.n_components))
-
-    def _e_step(self, params: Parameters, shift: np.ndarray) -> _EStep:
-        """The E-step under ``params`` as a picklable function of a block of rows."""
-        mixture_weights, means, covariances, precisions_cholesky = params
-        expanded = gm.expand_gaussians(means, precisions_cholesky, self.covariance_type)
-        return _EStep(
-            expanded=expanded,
-            single=None if self.missing == "em" else gm.single_precision(expanded, means),
-            log_weights=np.log(mixture_weights),
-            means=means,
-            covariances=covariances,
-            shift=shift,
-            covariance_type=self.covariance_type,
-            missing=self.missing == "em",
-        )
-
-    def _m_step(
-        self,
-        moments: Moments,
-        previous: Parameters | None,
-        degenerate: dict[str, set[int]],
-        normalise_weights: bool = True,
-        tied_origin: np.ndarray | None = None,
-    ) -> Parameters:
-        """Parameters (weights, centred means, covariances, precision factors)."""
-        result = m_step(
-            moments,
-            self.covariance_type,
-            self.reg_covar,
-            empty_threshold=EMPTY_FRACTION * moments.total_weight,
-            tied_origin=tied_origin,
-        )
-        weights, means, covariances = result.weights, result.means, result.covariances
-        if not normalise_weights:
-            weights = (moments.counts + COUNT_FLOOR) / moments.total_weight
-        if previous is not None and result.empty_components.size:
-            keep = result.empty_components
-            degenerate["empty"].update(keep.tolist())
-            means[keep] = previous[1][keep]
-            if self.covariance_type != "tied":
-                covariances[keep] = previous[2][keep]
-        floors = noise_floors(result.weights, means, covariances, self.covariance_type)
-        # scikit-learn fails only on a singular covariance, which reg_covar > 0 excludes.
-        repair = self.on_collapse == "repair" or self.reg_covar > 0
-        factors = factor_covariances(covariances, self.covariance_type, floors, repair)
-        if not factors.repairable or (factors.collapsed and not repair):
-            raise ValueError(_CHOLESKY_ERROR)
-        degenerate["jittered"].update(factors.collapsed)
-        return weights, means, factors.covariances, factors.precisions_cholesky
-
-    # ----------------------------------------------------------------------------------
-    # Initialisation
-
-    def _initial_parameters(
-        self,
-        initial_moments: Callable[[np.random.RandomState], Moments],
-        shift: np.ndarray,
-        random_state: np.random.RandomState,
-        initial: dict[str, np.ndarray | None],
-        degenerate: dict[str, set[int]],
-    ) -> Parameters:
-        """Initial centred parameters, as scikit-learn computes them.
-
-        ``initial_moments`` gives the moments of the responsibilities chosen
-        by ``init_params``; they are not computed when all three initial
-        parameter arrays are given. User-given arrays override the estimates.
-        """
-        if all(value is not None for value in initial.values()):
-            estimated = None
-        else:
-            moments = initial_moments(random_state)
-            # scikit-learn's tied estimate from seed rows (one-hot responsibilities
-            # on k rows only) depends on the origin of the raw data: reproduce it.
-            seeded = self.init_params in ("k-means++", "random_from_data")
-            tied_origin = -shift if seeded and self.covariance_type == "tied" else None
-            # Seeded components hold one row each, so their covariance is reg_covar
-            # alone: repair it if needed, but that is by design, not worth a warning.
-            init_degenerate = {"empty": set(), "jittered": set()} if seeded else degenerate
-            estimated = self._m_step(
-                moments, None, init_degenerate, normalise_weights=False, tied_origin=tied_origin
-            )
-
-        def given_or_estimated(name: str, index: int) -> np.ndarray:
-            value = initial[name]
-            if value is not None:
-                return value
-            if estimated is None:  # pragma: no cover - guarded above
-                raise RuntimeError(f"no estimate for {name}")
-            return estimated[index]
-
-        mixture_weights = given_or_estimated("weights", 0)
-        means = (
-            initial["means"] - shift
-            if initial["means"] is not None
-            else given_or_estimated("means", 1)
-        )
-        if initial["precisions"] is not None:
-            precisions_cholesky = precision_cholesky_of_precisions(
-                initial["precisions"], self.covariance_type
-            )
-            covariances = gm.covariances_from_precisions_cholesky(
-                precisions_cholesky, self.covariance_type
-            )
-        else:
-            covariances = given_or_estimated("precisions", 2)
-            precisions_cholesky = given_or_estimated("precisions", 3)
-        return mixture_weights, means, covariances, precisions_cholesky
-
-    def _initial_responsibilities(
-        self, X: np.ndarray, weights: np.ndarray | None, random_state: np.random.RandomState
-    ) -> Callable[[slice, np.ndarray], np.ndarray]:
-        """A function giving the initial responsibilities (k, b) of a block of rows.
-
-        The random draws follow scikit-learn's order exactly, so an integer
-        ``random_state`` gives the same start as ``sklearn.mixture.GaussianMixture``.
-        """
-        n_samples, k = X.shape[0], self.n_components
-        if self.init_params in ("kmeans", "k-means++", "random_from_data"):
-            if self.init_params == "kmeans":
-                from lookalike._kmeans_cache import cached_kmeans_labels
-
-                kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
-                labels = cached_kmeans_labels(kmeans, X, weights)
-            else:
-                seeds = choose_seed_rows(X, k, self.init_params, weights, random_state)
-                labels = np.full(n_samples, -1, dtype=np.intp)
-                labels[seeds] = np.arange(k)
-
-            def one_hot(rows: slice, xt: np.ndarray) -> np.ndarray:
-                block_labels = labels[rows]
-                return (np.arange(k)[:, np.newaxis] == block_labels).astype(np.float64)
-
-            return one_hot
-
-        # "random": uniform responsibilities, drawn block after block in row order,
-        # which reproduces a single draw of shape (n_samples, n_components).
-        def uniform(rows: slice, xt: np.ndarray) -> np.ndarray:
-            resp = random_state.uniform(size=(rows.stop - rows.start, k))
-            resp = resp.astype(X.dtype).astype(np.float64)
-            resp /= resp.sum(axis=1, keepdims=True)
-            return np.ascontiguousarray(resp.T)
-
-        return uniform
+        return rows_per_block(n_features, self.n_components, self.covariance_type)
 
     # ----------------------------------------------------------------------------------
     # Parameters: centred float64 working copies vs fitted attributes
@@ -760,8 +462,6 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         """``sum_i log p(x_i)`` and the number of rows (one pass for dask input)."""
         scores = self.score_samples(X)
         if is_partitioned(scores):
-            from lookalike.distributed import total_and_count
-
             return total_and_count(scores)
         return float(np.sum(scores, dtype=np.float64)), scores.shape[0]
 
@@ -833,74 +533,11 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         log_likelihood, _ = self._total_log_likelihood(X)
         return float(-2 * log_likelihood + 2 * self._n_parameters())
 
-    # ----------------------------------------------------------------------------------
-    # Checks and messages
-
-    def _check_constant_features(self, column_ranges: np.ndarray) -> None:
-        """With ``reg_covar=0``, refuse features whose range (max - min) is zero."""
-        constant = np.flatnonzero(column_ranges == 0)
-        if constant.size:
-            raise ValueError(
-                f"Feature(s) {constant.tolist()} are constant, so their covariance is "
-                "singular when reg_covar=0. Set reg_covar > 0 (the default is 1e-6) or "
-                "drop those features."
-            )
-
-    def _warn_degenerate(self, degenerate: dict[str, set[int]]) -> None:
-        if degenerate["empty"]:
-            warnings.warn(
-                f"Component(s) {sorted(degenerate['empty'])} received no responsibility "
-                "mass; they kept their previous mean and covariance. Consider fewer "
-                "components.",
-                DegenerateComponentWarning,
-                stacklevel=4,
-            )
-        if degenerate["jittered"]:
-            warnings.warn(
-                f"Component(s) {sorted(degenerate['jittered'])} had a covariance that was "
-                "not positive definite, or singular up to rounding (collapsed samples); "
-                "the smallest diagonal jitter that repairs it was added. Consider "
-                "increasing reg_covar, fewer components, or scaling the data.",
-                DegenerateComponentWarning,
-                stacklevel=4,
-            )
-
-    def _verbose_init_start(self, init: int) -> None:
-        if self.verbose >= 1:
-            print(f"Initialization {init}")
-            self._timer_init = self._timer_iter = perf_counter()
-
-    def _verbose_iteration(self, n_iter: int, change: float) -> None:
-        if self.verbose == 0 or n_iter % self.verbose_interval:
-            return
-        if self.verbose == 1:
-            print(f"  Iteration {n_iter}")
-        else:
-            now = perf_counter()
-            print(
-                f"  Iteration {n_iter}\t time lapse {now - self._timer_iter:.5f}s\t "
-                f"ll change {change:.5f}"
-            )
-            self._timer_iter = now
-
-    def _verbose_init_end(self, lower_bound: float, converged: bool) -> None:
-        message = "converged" if converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {message}.")
-        elif self.verbose >= 2:
-            elapsed = perf_counter() - self._timer_init
-            print(
-                f"Initialization {message}. time lapse {elapsed:.5f}s\t lower bound "
-                f"{lower_bound:.5f}."
-            )
-
 
 # --------------------------------------------------------------------------------------
 # Helpers
 
 
 def _map_rows(estimator: Any, method: str, X: Any, **kwargs: Any) -> Any:
-    from lookalike.distributed import map_rows
-
     check_is_fitted(estimator)
     return map_rows(estimator, method, X, **kwargs)

@@ -135,7 +135,7 @@ def test_the_initialisation_sample_is_bounded(monkeypatch):
     """With more rows than the sample size, k-means runs on a sample of about that size."""
     import sklearn.cluster
 
-    from lookalike.mixture import _partitioned as distributed
+    from lookalike.mixture import partitioned as distributed
 
     seen: list[int] = []
     original = sklearn.cluster.KMeans.fit
@@ -210,7 +210,7 @@ def test_parquet_and_csv_datasets(tmp_path):
 
 def test_memory_is_bounded_by_the_chunk(monkeypatch):
     """Peak traced memory of a fit stays near one chunk, far below the data's size."""
-    from lookalike.mixture import _partitioned as distributed
+    from lookalike.mixture import partitioned as distributed
 
     # Memory is bounded by one chunk, one block of temporaries and the k-means
     # sample of the initialisation: make the last two small next to the data.

@@ -2,7 +2,7 @@
 
 Estimators accept dask collections and :class:`~lookalike.chunks.Chunks`
 where they accept arrays: ``GaussianMixture().fit(dask_array)`` runs exact EM
-partition by partition (:mod:`lookalike.mixture._partitioned`), and
+partition by partition (:mod:`lookalike.mixture.partitioned`), and
 ``score_samples``, ``predict`` and ``predict_proba`` of every estimator map
 over the partitions (:func:`map_rows`). Where rows live and how a pass visits
 them is :mod:`lookalike.partitions`; this module adds what a user calls

@@ -60,7 +60,9 @@ ALLOWED_CLASSES: tuple[str, ...] = (
     "sklearn.preprocessing.QuantileTransformer",
     "sklearn.preprocessing.PowerTransformer",
 )
-# dotted path -> (module, attribute): the only imports load performs.
+# dotted path -> (module, attribute): the only imports load performs. The dotted names
+# are those files carry; each package re-exports its classes (and lookalike.kde its
+# _Scaling) from the module that defines them.
 _CLASS_TABLE: dict[str, tuple[str, str]] = {
     dotted: (dotted.rpartition(".")[0], dotted.rpartition(".")[2]) for dotted in ALLOWED_CLASSES
 }
@@ -240,12 +242,14 @@ def _is_object(value: Any) -> bool:
 
 
 def allowed_name(kind: type) -> str | None:
-    """The allow-list's name of ``kind`` (``sklearn.decomposition.PCA``), or None."""
-    module, name = kind.__module__, kind.__qualname__
-    public = ".".join(part for part in module.split(".") if not part.startswith("_"))
-    for dotted in (f"{module}.{name}", f"{public}.{name}"):
-        if dotted in _CLASS_TABLE:
-            module_name, attribute = _CLASS_TABLE[dotted]
+    """The allow-list's name of ``kind`` (``sklearn.decomposition.PCA``), or None.
+
+    A class is named by where the allow-list finds it (``lookalike.mixture``
+    re-exports ``GaussianMixture`` from ``lookalike.mixture.estimator``), so
+    files keep their names when a class moves inside its package.
+    """
+    for dotted, (module_name, attribute) in _CLASS_TABLE.items():
+        if attribute == kind.__qualname__:
             found = getattr(sys.modules.get(module_name), attribute, None)
             if found is kind:
                 return dotted

@@ -1,9 +1,9 @@
 """GaussianMixture: a drop-in for ``sklearn.mixture.GaussianMixture``.
 
 The class validates its parameters, hands the rows to the EM loop
-(:mod:`lookalike.mixture._em`) through a row source (in memory:
-:mod:`lookalike.mixture._sources`; Chunks and dask:
-:mod:`lookalike.mixture._partitioned`) and stores the result; the arithmetic
+(:mod:`lookalike.mixture.em`) through a row source (in memory:
+:mod:`lookalike.mixture.sources`; Chunks and dask:
+:mod:`lookalike.mixture.partitioned`) and stores the result; the arithmetic
 lives in :mod:`lookalike._math` (E-step and M-step in :mod:`lookalike._math.em`,
 log-densities in :mod:`lookalike._math.gaussian`).
 """
@@ -41,10 +41,10 @@ from lookalike._validation import (
     validate_data,
     validate_params,
 )
-from lookalike.mixture._em import EMData, EMResult, EMSettings, Parameters, rows_per_block, run_em
-from lookalike.mixture._initial import check_initial_parameters
-from lookalike.mixture._sampling import draw_samples
-from lookalike.mixture._sources import in_memory
+from lookalike.mixture.em import EMData, EMResult, EMSettings, Parameters, rows_per_block, run_em
+from lookalike.mixture.initial import check_initial_parameters
+from lookalike.mixture.sampling import draw_samples
+from lookalike.mixture.sources import in_memory
 from lookalike.partitions import map_rows, total_and_count
 
 __all__ = ["GaussianMixture"]
@@ -294,15 +294,15 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         """Validate, run EM, store the best parameters; return the validated X.
 
         A dask collection or a :class:`~lookalike.chunks.Chunks` source is
-        visited partition by partition (:mod:`lookalike.mixture._partitioned`)
+        visited partition by partition (:mod:`lookalike.mixture.partitioned`)
         with the same E-step; everything else is fitted in memory
-        (:mod:`lookalike.mixture._sources`). The EM loop is
-        :func:`lookalike.mixture._em.run_em`.
+        (:mod:`lookalike.mixture.sources`). The EM loop is
+        :func:`lookalike.mixture.em.run_em`.
         """
         validate_params(self, _PARAMETERS)
         settings = EMSettings.of(self)
         if is_partitioned(X):
-            from lookalike.mixture._partitioned import partitioned
+            from lookalike.mixture.partitioned import partitioned
 
             source = partitioned(X, sample_weight, settings)
             self.n_features_in_ = source.n_features

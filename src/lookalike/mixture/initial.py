@@ -3,7 +3,7 @@
 ``weights_init``, ``means_init`` and ``precisions_init`` are validated here
 (shapes per covariance type, normalisation, positive definiteness), and the
 seed rows of ``init_params="k-means++"`` and ``"random_from_data"`` are drawn
-in scikit-learn's order. The EM loop (:mod:`lookalike.mixture._em`) turns them
+in scikit-learn's order. The EM loop (:mod:`lookalike.mixture.em`) turns them
 into starting parameters.
 """
 

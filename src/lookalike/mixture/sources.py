@@ -1,13 +1,13 @@
 """Row sources of the EM loop: rows in memory, and the E-step over any partitions.
 
 :func:`in_memory` turns a validated array into the :class:`EMData` the loop
-(:mod:`lookalike.mixture._em`) runs on: the rows to fit (rows with no
+(:mod:`lookalike.mixture.em`) runs on: the rows to fit (rows with no
 observed entry dropped), the centring shift, one E-step pass and the moments
 of scikit-learn's initial responsibilities (k-means labels, k-means++ or
 random seed rows, uniform random), drawn exactly as scikit-learn draws them.
 :func:`em_pass_over` is the E-step pass over the partitions of
 :mod:`lookalike.partitions`, shared with the Chunks and dask source
-(:mod:`lookalike.mixture._partitioned`).
+(:mod:`lookalike.mixture.partitioned`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from sklearn.cluster import KMeans
 
 from lookalike._math.blocks import reduce_blocks, row_slices
 from lookalike._math.em import Moments, fixed_responsibility_moments
-from lookalike.mixture._em import EMData, EMSettings, EStep, Parameters, e_step, rows_per_block
-from lookalike.mixture._initial import choose_seed_rows
+from lookalike.mixture.em import EMData, EMSettings, EStep, Parameters, e_step, rows_per_block
+from lookalike.mixture.initial import choose_seed_rows
 from lookalike.partitions import InMemoryPartitions, Partitions, total
 
 __all__ = [

@@ -2,9 +2,9 @@
 
 EM on additive sufficient statistics (:mod:`lookalike._math.em`) does not care
 where the rows live: an iteration is "E-step on every piece of the data, add
-the moments, M-step". This module builds the :class:`~lookalike.mixture._em.EMData`
+the moments, M-step". This module builds the :class:`~lookalike.mixture.em.EMData`
 of data held in the partitions of :mod:`lookalike.partitions`, for the EM
-loop of :mod:`lookalike.mixture._em`:
+loop of :mod:`lookalike.mixture.em`:
 
 - :class:`~lookalike.chunks.Chunks`, a re-iterable table read one chunk at a
   time on this machine (out-of-core: memory holds one chunk and the model);
@@ -41,9 +41,9 @@ import numpy as np
 
 from lookalike._math.blocks import row_slices
 from lookalike._math.em import Moments, fixed_responsibility_moments
-from lookalike.mixture._em import EMData, EMSettings, rows_per_block
-from lookalike.mixture._initial import choose_seed_rows
-from lookalike.mixture._sources import check_constant_features, check_n_samples, em_pass_over
+from lookalike.mixture.em import EMData, EMSettings, rows_per_block
+from lookalike.mixture.initial import choose_seed_rows
+from lookalike.mixture.sources import check_constant_features, check_n_samples, em_pass_over
 from lookalike.partitions import Partitions, RowSpec, partition_seed, partitions_of, total
 
 __all__ = ["INIT_SAMPLE_ROWS", "PartitionedData", "partitioned"]

@@ -3,8 +3,8 @@
 An iteration is "E-step on every block of rows, add the moments, M-step"
 (:mod:`lookalike._math.em`). The loop here does not know where the rows live:
 it calls the two passes of an :class:`EMData` (built in
-:mod:`lookalike.mixture._sources` for in-memory data and in
-:mod:`lookalike.mixture._partitioned` for Chunks and dask collections). It
+:mod:`lookalike.mixture.sources` for in-memory data and in
+:mod:`lookalike.mixture.partitioned` for Chunks and dask collections). It
 takes its settings as explicit arguments (:class:`EMSettings`) and returns an
 :class:`EMResult`; the estimator stores the result as fitted attributes.
 
@@ -34,7 +34,7 @@ from lookalike._math.em import COUNT_FLOOR, Moments, e_step_rows
 from lookalike._math.em import m_step as moments_to_parameters
 from lookalike._math.missing import e_step_block_missing
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
-from lookalike.mixture._initial import precision_cholesky_of_precisions
+from lookalike.mixture.initial import precision_cholesky_of_precisions
 
 __all__ = [
     "EMData",

@@ -22,7 +22,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neighbors import KernelDensity as SkKernelDensity
 
-import lookalike.model_selection as ms
+import lookalike.model_selection.sweep as ms
 from conftest import make_blobs
 from lookalike._kmeans_cache import kmeans_cache
 from lookalike.exceptions import ConvergenceWarning, NotFittedError
@@ -30,6 +30,7 @@ from lookalike.gaussian import Gaussian
 from lookalike.kde import KernelDensity
 from lookalike.mixture import GaussianMixture
 from lookalike.model_selection import ModelSearch
+from lookalike.model_selection.candidates import auto_grid
 from lookalike.reduced import ReducedDensity
 
 RTOL = 1e-10
@@ -255,7 +256,7 @@ def test_auto_picks_mixture_on_blobs_and_kde_on_moons():
 
 def test_auto_adds_reduced_candidates_for_wide_data():
     X = np.random.default_rng(0).normal(size=(60, 22))
-    grid = ms._auto_grid(X, None)
+    grid = auto_grid(X, None)
     assert [type(g["model"][0]).__name__ for g in grid] == [
         "Gaussian",
         "GaussianMixture",

@@ -12,7 +12,7 @@ import numbers
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -112,7 +112,36 @@ class ArrayLikeOrNone:
         return "an array-like or None"
 
 
-Constraint = Interval | Options | Boolean | RandomState | ArrayLikeOrNone
+@dataclass(frozen=True)
+class DictOrNone:
+    def accepts(self, value: Any) -> bool:
+        return value is None or isinstance(value, dict)
+
+    def describe(self) -> str:
+        return "a dict or None"
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """``cv`` as scikit-learn's ``check_cv`` takes it: an int >= 2, a splitter or splits."""
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, numbers.Integral):
+            return int(value) >= 2
+        return value is not None and not isinstance(value, str | float)
+
+    def describe(self) -> str:
+        return "an int in the range [2, inf), a cross-validation splitter or an iterable of splits"
+
+
+class Constraint(Protocol):
+    """What a hyper-parameter table holds: a test of a value and its description."""
+
+    def accepts(self, value: Any) -> bool: ...
+
+    def describe(self) -> str: ...
 
 
 def validate_params(estimator: Any, table: dict[str, Constraint]) -> None:

@@ -58,7 +58,7 @@ class _DensityOrNone:
         )
 
 
-_PARAMETERS: dict[str, Constraint | _DensityOrNone] = {
+_PARAMETERS: dict[str, Constraint] = {
     "estimator": _DensityOrNone(),
     "priors": ArrayLikeOrNone(),
 }
@@ -181,7 +181,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : GenerativeClassifier
         """
-        validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
+        validate_params(self, _PARAMETERS)
         data, labels = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_scale(data)
         check_classification_targets(labels)
@@ -242,7 +242,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         """
         if not has_fitted_state(self):
             return
-        validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
+        validate_params(self, _PARAMETERS)
         d = check_n_features(self)
         classes = self.classes_
         require(

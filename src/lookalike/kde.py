@@ -372,7 +372,7 @@ default="gaussian"
         -------
         self : KernelDensity
         """
-        validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
+        validate_params(self, _PARAMETERS)
         data: np.ndarray = validate_data(self, X, dtype=np.float64, order="C")
         if isinstance(self.bandwidth, str):
             # Rules and cross-validation compute variances of the data; a given bandwidth

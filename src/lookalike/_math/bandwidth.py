@@ -132,6 +132,13 @@ from scipy.fft import dct
 from scipy.optimize import brentq
 
 from lookalike._math.kernels import KERNELS
+from lookalike._math.stats import (  # weighted moments, re-exported for the rules' users
+    effective_sample_size as effective_sample_size,
+)
+from lookalike._math.stats import sample_size
+from lookalike._math.stats import weighted_covariance as weighted_covariance
+from lookalike._math.stats import weighted_quantile as weighted_quantile
+from lookalike._math.stats import weighted_variance as weighted_variance
 from lookalike.exceptions import ISJFallbackWarning
 
 BandwidthRule = Callable[[np.ndarray, np.ndarray | None, str], float | np.ndarray]
@@ -157,146 +164,6 @@ ISJ_MAX_TIME = 0.1
 _ISJ_TIME_CAP = 1e3
 # exp(-x) is exactly 0 in double precision for x >= 746: ISJ terms beyond add nothing.
 _EXP_ZERO_FROM = 746.0
-
-
-# --------------------------------------------------------------------------------------
-# Weighted sample statistics
-
-
-def effective_sample_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size ``n_eff = (sum w)^2 / sum w^2``.
-
-    Parameters
-    ----------
-    weights : ndarray of shape (n,)
-        Non-negative weights with a positive sum.
-
-    Returns
-    -------
-    n_eff : float
-        Between 1 (one positive weight) and ``n`` (equal weights); unchanged
-        when the weights are scaled. It is scipy's ``gaussian_kde.neff``.
-    """
-    total = float(np.sum(weights))
-    return total * total / float(np.dot(weights, weights))
-
-
-def _sample_size(X: np.ndarray, weights: np.ndarray | None) -> float:
-    return float(X.shape[0]) if weights is None else effective_sample_size(weights)
-
-
-def _shifted_centred(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """``X`` minus its weighted mean, computed around a data row.
-
-    Shifting by a row with positive weight first keeps the mean accurate on
-    uncentred data and makes a constant feature centre to exact zeros.
-    """
-    reference = 0 if weights is None else int(np.argmax(weights > 0))
-    shifted = X - X[reference]
-    mean = shifted.mean(axis=0) if weights is None else weights @ shifted / np.sum(weights)
-    shifted -= mean
-    return shifted
-
-
-def _normaliser(n: int, weights: np.ndarray | None) -> float:
-    """``sum w - sum w^2 / sum w`` (``n - 1`` unweighted): numpy's ``aweights`` divisor."""
-    if weights is None:
-        return float(n - 1)
-    total = float(np.sum(weights))
-    return total - float(np.dot(weights, weights)) / total
-
-
-def weighted_covariance(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Weighted covariance matrix with scipy's ``gaussian_kde`` normalisation.
-
-    .. math::
-
-        \\Sigma = \\frac{\\sum_i w_i (x_i - \\bar x)(x_i - \\bar x)^T}
-                       {\\sum_i w_i - \\sum_i w_i^2 / \\sum_i w_i},
-        \\qquad \\bar x = \\frac{\\sum_i w_i x_i}{\\sum_i w_i},
-
-    which is ``numpy.cov(X, rowvar=False, aweights=weights)`` and, without
-    weights, the unbiased covariance (divisor ``n - 1``).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    weights : ndarray of shape (n,) or None
-        Non-negative weights with a positive sum.
-
-    Returns
-    -------
-    covariance : ndarray of shape (d, d)
-        Constant features have exactly zero rows and columns. With a single
-        row of positive weight (``n_eff = 1``) the spread cannot be measured
-        and the result is all zeros.
-    """
-    centred = _shifted_centred(X, weights)
-    divisor = _normaliser(X.shape[0], weights)
-    if not divisor > 0.0:
-        return np.zeros((X.shape[1], X.shape[1]))
-    scaled = centred if weights is None else centred * weights[:, np.newaxis]
-    covariance = scaled.T @ centred
-    covariance /= divisor
-    # Symmetric to the last bit: the product of two different arrays need not be.
-    return 0.5 * (covariance + covariance.T)
-
-
-def weighted_variance(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Per-feature weighted variances: the diagonal of :func:`weighted_covariance`.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    weights : ndarray of shape (n,) or None
-
-    Returns
-    -------
-    variances : ndarray of shape (d,)
-        Exactly zero for constant features, and all zeros when ``n_eff = 1``.
-    """
-    centred = _shifted_centred(X, weights)
-    divisor = _normaliser(X.shape[0], weights)
-    if not divisor > 0.0:
-        return np.zeros(X.shape[1])
-    squares = np.square(centred, out=centred)
-    total = squares.sum(axis=0) if weights is None else weights @ squares
-    return total / divisor
-
-
-def weighted_quantile(
-    x: np.ndarray, q: float | np.ndarray, weights: np.ndarray | None = None
-) -> np.ndarray:
-    """Weighted quantiles by inverting the weighted empirical distribution function.
-
-    Hyndman & Fan's (1996) definition 1 (numpy's ``method="inverted_cdf"``):
-    the smallest data value ``x_(i)`` whose cumulative weight
-    ``sum_{j <= i} w_(j)`` reaches ``q sum w``. Integer weights give exactly
-    the quantiles of the rows repeated; scaling the weights changes nothing;
-    rows of zero weight are ignored.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n,)
-    q : float or ndarray of shape (m,)
-        Probabilities in ``[0, 1]``.
-    weights : ndarray of shape (n,) or None
-        Non-negative weights with a positive sum.
-
-    Returns
-    -------
-    quantiles : ndarray of the shape of ``q``
-        Always values of ``x``.
-    """
-    probabilities = np.asarray(q, dtype=np.float64)
-    if weights is None:
-        return np.asarray(np.quantile(x, probabilities, method="inverted_cdf"))
-    keep = weights > 0
-    values, kept = x[keep], weights[keep]
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(kept[order])
-    index = np.searchsorted(cumulative, probabilities * cumulative[-1], side="left")
-    return values[order][np.minimum(index, values.size - 1)]
 
 
 # --------------------------------------------------------------------------------------
@@ -406,7 +273,7 @@ def scott_diag(X: np.ndarray, weights: np.ndarray | None, kernel_name: str) -> n
         :func:`weighted_covariance`; zero for a constant feature.
     """
     d = X.shape[1]
-    h_gauss = scott_factor(_sample_size(X, weights), d) * _feature_std(X, weights)
+    h_gauss = scott_factor(sample_size(X, weights), d) * _feature_std(X, weights)
     return gaussian_to_kernel(h_gauss, kernel_name, d)
 
 
@@ -424,7 +291,7 @@ def silverman_diag(X: np.ndarray, weights: np.ndarray | None, kernel_name: str) 
     bandwidths : ndarray of shape (d,)
     """
     d = X.shape[1]
-    h_gauss = silverman_factor(_sample_size(X, weights), d) * _feature_std(X, weights)
+    h_gauss = silverman_factor(sample_size(X, weights), d) * _feature_std(X, weights)
     return gaussian_to_kernel(h_gauss, kernel_name, d)
 
 
@@ -455,7 +322,7 @@ def scott_full(X: np.ndarray, weights: np.ndarray | None, kernel_name: str) -> n
         Symmetric; singular when a feature is constant or the features are
         collinear (the caller's Cholesky factorisation then fails).
     """
-    return _full(X, weights, kernel_name, scott_factor(_sample_size(X, weights), X.shape[1]))
+    return _full(X, weights, kernel_name, scott_factor(sample_size(X, weights), X.shape[1]))
 
 
 def silverman_full(X: np.ndarray, weights: np.ndarray | None, kernel_name: str) -> np.ndarray:
@@ -474,7 +341,7 @@ def silverman_full(X: np.ndarray, weights: np.ndarray | None, kernel_name: str) 
     -------
     bandwidth_matrix : ndarray of shape (d, d)
     """
-    factor = silverman_factor(_sample_size(X, weights), X.shape[1])
+    factor = silverman_factor(sample_size(X, weights), X.shape[1])
     return _full(X, weights, kernel_name, factor)
 
 
@@ -505,7 +372,7 @@ def robust_spread(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
 
 def _silverman_robust_gauss(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     d = X.shape[1]
-    n_eff = _sample_size(X, weights)
+    n_eff = sample_size(X, weights)
     if d == 1:
         factor = SILVERMAN_ROBUST_CONSTANT * n_eff ** (-1.0 / 5.0)
     else:
@@ -758,7 +625,7 @@ def isj(X: np.ndarray, weights: np.ndarray | None, kernel_name: str) -> np.ndarr
     -------
     bandwidths : ndarray of shape (d,)
     """
-    n_eff = _sample_size(X, weights)
+    n_eff = sample_size(X, weights)
     d = X.shape[1]
     h_gauss = np.empty(d)
     failed = []

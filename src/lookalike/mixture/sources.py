@@ -20,6 +20,7 @@ from sklearn.cluster import KMeans
 
 from lookalike._math.blocks import reduce_blocks, row_slices
 from lookalike._math.em import Moments, fixed_responsibility_moments
+from lookalike._math.stats import weighted_column_means
 from lookalike.mixture.em import EMData, EMSettings, EStep, Parameters, e_step, rows_per_block
 from lookalike.mixture.initial import choose_seed_rows
 from lookalike.partitions import InMemoryPartitions, Partitions, total
@@ -30,19 +31,11 @@ __all__ = [
     "em_pass_over",
     "in_memory",
     "observed_data",
-    "weighted_column_means",
 ]
 
 
 # --------------------------------------------------------------------------------------
 # The rows to fit
-
-
-def weighted_column_means(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Column means of X (float64), weighted by the row weights when given."""
-    if weights is None:
-        return X.mean(axis=0, dtype=np.float64)
-    return (weights @ X.astype(np.float64, copy=False)) / weights.sum()
 
 
 def observed_data(

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterGrid
 
-from lookalike._kde_checks import automatic_grid
+from lookalike.kde.bandwidth import automatic_grid
 
 __all__ = [
     "AUTO_COVARIANCE_TYPES",

@@ -245,14 +245,13 @@ def allowed_name(kind: type) -> str | None:
     """The allow-list's name of ``kind`` (``sklearn.decomposition.PCA``), or None.
 
     A class is named by where the allow-list finds it (``lookalike.mixture``
-    re-exports ``GaussianMixture`` from ``lookalike.mixture.estimator``), so
+    re-exports ``GaussianMixture`` from ``lookalike.mixture.estimator``;
+    ``lookalike.kde._Scaling`` is ``lookalike.kde.bandwidth.Scaling``), so
     files keep their names when a class moves inside its package.
     """
     for dotted, (module_name, attribute) in _CLASS_TABLE.items():
-        if attribute == kind.__qualname__:
-            found = getattr(sys.modules.get(module_name), attribute, None)
-            if found is kind:
-                return dotted
+        if getattr(sys.modules.get(module_name), attribute, None) is kind:
+            return dotted
     return None
 
 

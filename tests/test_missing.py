@@ -204,6 +204,27 @@ def test_one_em_step_matches_a_per_row_oracle(covariance_type):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_component_em_step_matches_the_per_row_oracle(covariance_type):
+    # Regression: with one full component the E-step of rows with NaN pooled its scatter
+    # like a tied mixture ((d, d) instead of the packed (1, d(d+1)/2)) and fit raised.
+    rng = np.random.default_rng(7)
+    d, n = 3, 60
+    params = random_parameters(rng, 1, d, covariance_type)
+    cov = dense_covariances(params["precisions"], covariance_type, 1, d)
+    X = with_holes(params["means"][0] + rng.standard_normal((n, d)), 0.3, seed=8)
+    X[np.isnan(X).all(axis=1), 0] = 1.0
+    gm = at_parameters(params, covariance_type, max_iter=1, reg_covar=1e-3)
+    with pytest.warns(ConvergenceWarning):
+        gm.fit(X)
+    _, means, covariances, mean_log_p = brute_em_step(
+        X, params["weights"], params["means"], cov, covariance_type, 1e-3
+    )
+    assert_allclose(gm.lower_bound_, mean_log_p, rtol=1e-10)
+    assert_allclose(gm.means_, means, rtol=1e-9, atol=1e-11)
+    assert_allclose(gm.covariances_, covariances.reshape(gm.covariances_.shape), rtol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_lower_bound_never_decreases(covariance_type):
     X = with_holes(make_overlapping(400, seed=2), 0.3, seed=7)
     gm = GaussianMixture(

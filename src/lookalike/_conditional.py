@@ -23,6 +23,7 @@ from lookalike._features import feature_indices, split_known
 from lookalike._math import conditioning as cd
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, map_blocks, row_slices, single_threaded_blas
+from lookalike._math.covariance import structure
 from lookalike._validation import RandomStateLike, as_random_state, validate_data
 
 FeatureKey = int | str
@@ -364,13 +365,10 @@ class GaussianConditioningMixin:
     ) -> Self:
         """A fitted clone holding these parameters, over the parent's ``features``."""
         try:
-            if self.covariance_type in ("full", "tied"):
+            kind = structure(self.covariance_type)
+            if not kind.diagonal:
                 with single_threaded_blas():
-                    factors = (
-                        gm.precision_cholesky_of_matrix(covariances)
-                        if self.covariance_type == "tied"
-                        else np.stack([gm.precision_cholesky_of_matrix(c) for c in covariances])
-                    )
+                    factors = kind.precision_cholesky_of_covariances(covariances)
             else:
                 if np.any(covariances <= 0):
                     raise np.linalg.LinAlgError

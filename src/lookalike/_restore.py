@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from lookalike._math.covariance import structure
 from lookalike._validation import Constraint, validate_params
 
 __all__ = [
@@ -25,14 +26,6 @@ __all__ = [
     "is_int",
     "require",
 ]
-
-# Covariance shapes per covariance type, for k components of d features.
-_COVARIANCE_SHAPES = {
-    "full": lambda k, d: (k, d, d),
-    "tied": lambda k, d: (d, d),
-    "diag": lambda k, d: (k, d),
-    "spherical": lambda k, d: (k,),
-}
 
 
 def has_fitted_state(instance: Any) -> bool:
@@ -117,21 +110,20 @@ def check_mixture_state(
         f"weights_ must sum to 1, they sum to {float(np.sum(weights, dtype=np.float64)):.6g}",
     )
     check_float_array(model.means_, "means_", (k, d))
-    shape = _COVARIANCE_SHAPES[model.covariance_type](k, d)
+    kind = structure(model.covariance_type)
+    shape = kind.shape(k, d)
     covariances = check_float_array(model.covariances_, "covariances_", shape)
     factors = check_float_array(model.precisions_cholesky_, "precisions_cholesky_", shape)
     precisions = check_float_array(model.precisions_, "precisions_", shape)
     eps = float(max(np.finfo(covariances.dtype).eps, np.finfo(factors.dtype).eps))
-    if model.covariance_type in ("diag", "spherical"):
+    if kind.diagonal:
         require(bool(np.all(covariances > 0)), "covariances_ must be positive")
         require(bool(np.all(factors > 0)), "precisions_cholesky_ must be positive")
         squares = factors.astype(np.float64) ** 2
         _require_close(squares * covariances, 1.0, 64 * eps, _MISMATCH)
         _require_close(precisions, squares, 64 * eps, _PRECISION_MISMATCH)
         return
-    stacks = [covariances, factors, precisions]
-    if model.covariance_type == "tied":
-        stacks = [array[np.newaxis] for array in stacks]
+    stacks = [kind.stack(array) for array in (covariances, factors, precisions)]
     for index, (sigma, u, p) in enumerate(zip(*stacks, strict=True)):
         _check_factor(
             sigma.astype(np.float64), u.astype(np.float64), p.astype(np.float64), eps, index

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, row_slices
+from lookalike._math.covariance import structure
 from lookalike._math.far import log_posteriors
 from lookalike._restore import check_mixture_state, has_fitted_state, require
 from lookalike._validation import (
@@ -201,10 +202,9 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         self, mean: np.ndarray, covariance: np.ndarray, dtype: npt.DTypeLike = np.float64
     ) -> None:
         """Store the float64 estimates as attributes of ``dtype`` (X's)."""
-        if self.covariance_type == "full":
-            factors = gm.precision_cholesky_of_matrix(covariance)[np.newaxis]
-        else:
-            factors = 1.0 / np.sqrt(covariance[np.newaxis])
+        factors = structure(self.covariance_type).precision_cholesky_of_covariances(
+            covariance[np.newaxis]
+        )
         self.weights_ = np.ones(1, dtype=dtype)
         self.means_ = mean[np.newaxis, :].astype(dtype)
         self.covariances_ = covariance[np.newaxis].astype(dtype)
@@ -279,7 +279,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         mean = np.asarray(self.means_[0], dtype=np.float64)
         noise = rng.standard_normal(size=(int(n_samples), mean.shape[0]))
         covariance = np.asarray(self.covariances_[0], dtype=np.float64)
-        if self.covariance_type == "full":
+        if not structure(self.covariance_type).diagonal:
             return mean + noise @ np.linalg.cholesky(covariance).T
         return mean + noise * np.sqrt(covariance)
 
@@ -339,7 +339,7 @@ def _weighted_moments(
         block = X[rows].astype(np.float64, copy=False)
         column_sums += block.sum(axis=0) if weights is None else weights[rows] @ block
     mean = column_sums / total
-    full = covariance_type == "full"
+    full = not structure(covariance_type).diagonal
     scatter = np.zeros((n_features, n_features) if full else n_features)
     for rows in blocks:
         centred = X[rows].astype(np.float64) - mean

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lookalike._math.gaussian import precision_cholesky_of_matrix
+from lookalike._math.covariance import precision_cholesky_of_matrix, structure
 
 # A variance below this fraction of its feature's noise scale is rounding noise of
 # the one-pass statistics, whose error is a few eps (2.2e-16) times that scale: the
@@ -75,20 +75,12 @@ def noise_floors(
     shift. Shapes: full and diag (k, d); tied (d,); spherical (k,), where
     ``s_k`` is the mean over features.
     """
+    kind = structure(covariance_type)
     square_means = means**2
-    if covariance_type == "full":
-        variances = np.diagonal(covariances, axis1=1, axis2=2)
-    elif covariance_type == "tied":
-        variances = np.broadcast_to(np.diagonal(covariances), means.shape)
-    elif covariance_type == "diag":
-        variances = covariances
-    else:
-        variances = np.broadcast_to(np.asarray(covariances)[:, np.newaxis], means.shape)
-    scales = np.abs(variances) + square_means
-    if covariance_type == "spherical":
-        scales = scales.mean(axis=1)
+    variances = kind.feature_variances(covariances, means.shape)
+    scales = kind.scales_per_component(np.abs(variances) + square_means)
     overall = weights @ scales
-    if covariance_type == "tied":
+    if not kind.per_component:
         return COLLAPSE_FRACTION * overall
     return COLLAPSE_FRACTION * np.maximum(scales, overall)
 
@@ -103,7 +95,8 @@ def factor_covariances(
     """
     if not np.all(np.isfinite(covariances)) or not np.all(floors > 0):
         return Factors(covariances, np.full_like(covariances, np.nan), [], False)
-    if covariance_type in ("diag", "spherical"):
+    kind = structure(covariance_type)
+    if kind.diagonal:
         below = covariances < floors
         bad = np.flatnonzero(below.reshape(len(covariances), -1).any(axis=1)).tolist()
         if bad and repair:
@@ -111,8 +104,8 @@ def factor_covariances(
         with np.errstate(divide="ignore", invalid="ignore"):
             factors = 1.0 / np.sqrt(covariances)
         return Factors(covariances, factors, bad, True)
-    matrices = covariances[np.newaxis] if covariance_type == "tied" else covariances
-    matrix_floors = floors[np.newaxis] if covariance_type == "tied" else floors
+    matrices = kind.stack(covariances)
+    matrix_floors = kind.stack(floors)
     repaired = matrices.copy()
     factors = np.full_like(matrices, np.nan)
     collapsed: list[int] = []
@@ -133,9 +126,7 @@ def factor_covariances(
                 break
         else:
             return Factors(covariances, factors, collapsed, False)
-    if covariance_type == "tied":
-        return Factors(repaired[0], factors[0], collapsed, True)
-    return Factors(repaired, factors, collapsed, True)
+    return Factors(kind.unstack(repaired), kind.unstack(factors), collapsed, True)
 
 
 def _factor_with_pivots_above(matrix: np.ndarray, floor: np.ndarray) -> np.ndarray | None:

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from lookalike._math import gaussian as gm
+from lookalike._math.covariance import structure
 
 
 class GaussianRegression(NamedTuple):
@@ -74,24 +75,14 @@ def marginal_parameters(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Means (k, f) and covariances of the marginal over ``features`` (in that order)."""
     features = np.asarray(features, dtype=np.intp)
-    if covariance_type == "full":
-        return means[:, features], covariances[:, features[:, None], features[None, :]]
-    if covariance_type == "tied":
-        return means[:, features], covariances[np.ix_(features, features)]
-    if covariance_type == "diag":
-        return means[:, features], covariances[:, features]
-    return means[:, features], covariances.copy()
+    return structure(covariance_type).marginal(means, covariances, features)
 
 
 def dense_covariances(
     covariances: np.ndarray, covariance_type: str, n_features: int
 ) -> np.ndarray:
     """Component covariances as full matrices: (k, d, d), or (d, d) for tied."""
-    if covariance_type in ("full", "tied"):
-        return covariances
-    if covariance_type == "diag":
-        return covariances[:, :, np.newaxis] * np.eye(n_features)
-    return covariances[:, np.newaxis, np.newaxis] * np.eye(n_features)
+    return structure(covariance_type).dense(covariances, n_features)
 
 
 def mixture_moments(
@@ -106,7 +97,8 @@ def mixture_moments(
     weights = weights / weights.sum()
     mean = weights @ means
     dense = dense_covariances(covariances, covariance_type, n_features)
-    within = dense if covariance_type == "tied" else np.einsum("k,kij->ij", weights, dense)
+    pooled = not structure(covariance_type).per_component
+    within = dense if pooled else np.einsum("k,kij->ij", weights, dense)
     deviations = means - mean
     between = (deviations.T * weights) @ deviations
     total = within + between
@@ -157,15 +149,11 @@ def gaussian_regression(
     known = np.asarray(known, dtype=np.intp)
     missing = np.asarray(missing, dtype=np.intp)
     o, m = len(known), len(missing)
-    if covariance_type in ("diag", "spherical"):
-        if covariance_type == "diag":
-            conditional = covariances[:, missing]
-            factors = 1.0 / np.sqrt(covariances[:, known])
-        else:
-            conditional = covariances.copy()
-            factors = 1.0 / np.sqrt(covariances)
+    kind = structure(covariance_type)
+    if kind.diagonal:
+        conditional, factors = kind.diagonal_regression(covariances, known, missing)
         return GaussianRegression(known, missing, None, conditional, factors)
-    matrices = covariances[np.newaxis] if covariance_type == "tied" else covariances
+    matrices = kind.stack(covariances)
     k = len(matrices)
     coefficients = np.zeros((k, m, o))
     conditional = np.empty((k, m, m))
@@ -175,9 +163,13 @@ def gaussian_regression(
             conditional[j] = matrix[np.ix_(missing, missing)]
         else:
             coefficients[j], conditional[j], factors[j] = _schur_of_matrix(matrix, known, missing)
-    if covariance_type == "tied":
-        return GaussianRegression(known, missing, coefficients[0], conditional[0], factors[0])
-    return GaussianRegression(known, missing, coefficients, conditional, factors)
+    return GaussianRegression(
+        known,
+        missing,
+        kind.unstack(coefficients),
+        kind.unstack(conditional),
+        kind.unstack(factors),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -248,22 +240,14 @@ def conditional_sampling_factors(covariances: np.ndarray, covariance_type: str) 
     full (k, m, m) and tied (m, m): the transposed lower Cholesky factor;
     diag (k, m) and spherical (k,): standard deviations (multiply elementwise).
     """
-    if covariance_type == "full":
-        return np.swapaxes(np.linalg.cholesky(covariances), 1, 2)
-    if covariance_type == "tied":
-        return np.linalg.cholesky(covariances).T
-    return np.sqrt(covariances)
+    return structure(covariance_type).conditional_sampling_factors(covariances)
 
 
 def scale_noise(
     noise: np.ndarray, factors: np.ndarray, covariance_type: str, component: int
 ) -> np.ndarray:
     """Standard normal rows ``noise`` (b, m) turned into draws from component ``component``."""
-    if covariance_type == "full":
-        return noise @ factors[component]
-    if covariance_type == "tied":
-        return noise @ factors
-    return noise * factors[component]
+    return structure(covariance_type).scale_noise(noise, factors, component)
 
 
 # --------------------------------------------------------------------------------------

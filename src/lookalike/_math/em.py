@@ -38,12 +38,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lookalike._math.covariance import structure
 from lookalike._math.gaussian import (
     ExpandedGaussians,
     centred_block,
     log_gaussians,
     quadratic_features,
-    symmetric_from_triu,
 )
 
 # Added to every component's count, as scikit-learn does, so that an empty
@@ -116,11 +116,7 @@ def moments_from_responsibilities(
     """
     counts = weighted_resp.sum(axis=1, dtype=np.float64)
     sums = (weighted_resp @ xt.T).astype(np.float64, copy=False)
-    if covariance_type == "tied":
-        weighted_rows = xt if row_weights is None else xt * row_weights.astype(xt.dtype)
-        second = weighted_rows @ xt.T
-    else:
-        second = weighted_resp @ features.T
+    second = structure(covariance_type).second_moments(xt, features, weighted_resp, row_weights)
     second = second.astype(np.float64, copy=False)
     total_weight = float(xt.shape[1] if row_weights is None else row_weights.sum())
     return Moments(counts, sums, second, log_likelihood, total_weight)
@@ -281,29 +277,15 @@ def m_step(
     :func:`tied_origin_correction`. ``None`` keeps the centred formula.
     """
     counts = moments.counts + COUNT_FLOOR
-    n_features = moments.sums.shape[1]
     means = moments.sums / counts[:, np.newaxis]
     weights = counts / counts.sum()
-    if covariance_type == "full":
-        # 2 - N_k^0 / N_k = 1 + COUNT_FLOOR / N_k: the two-pass scatter (see above).
-        mean_factor = 2.0 - moments.counts / counts
-        second = symmetric_from_triu(moments.second, n_features) / counts[:, None, None]
-        scaled_means = means * mean_factor[:, np.newaxis]
-        covariances = second - scaled_means[:, :, np.newaxis] * means[:, np.newaxis, :]
-        covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
-        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
-    elif covariance_type == "tied":
-        between = (means.T * counts) @ means
-        covariances = (moments.second - between) / counts.sum()
-        if tied_origin is not None:
-            covariances += tied_origin_correction(moments, tied_origin)
-        covariances = 0.5 * (covariances + covariances.T)
-        covariances[np.arange(n_features), np.arange(n_features)] += reg_covar
-    elif covariance_type == "diag":
-        covariances = moments.second / counts[:, np.newaxis] - means**2 + reg_covar
-    else:
-        mean_square = moments.second[:, 0] / counts
-        covariances = (mean_square - (means**2).sum(axis=1)) / n_features + reg_covar
+    kind = structure(covariance_type)
+    correction = None
+    if tied_origin is not None and not kind.per_component:
+        correction = tied_origin_correction(moments, tied_origin)
+    covariances = kind.covariances_from_moments(
+        moments.second, counts, moments.counts, means, reg_covar, correction
+    )
     empty = np.flatnonzero(moments.counts <= empty_threshold)
     return MStepResult(weights, means, covariances, empty)
 

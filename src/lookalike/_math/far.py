@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lookalike._math.gaussian import ExpandedGaussians, quadratic_features
+from lookalike._math.covariance import structure
+from lookalike._math.gaussian import ExpandedGaussians
 
 
 def log_posteriors(
@@ -92,14 +93,9 @@ def far_log_posteriors(
     scale = np.abs(rows).max(axis=1).astype(np.float64)
     scale[scale == 0] = 1.0
     ut = rows.T / scale - shift[:, np.newaxis] / scale
-    if covariance_type == "tied":
-        whitened = expanded.quadratic @ ut
-        row_quadratic = -0.5 * np.einsum("ij,ij->j", whitened, whitened)
-        quadratic = np.broadcast_to(row_quadratic, (n_components, n_rows))
-    elif covariance_type == "spherical":
-        quadratic = expanded.quadratic * quadratic_features(ut, covariance_type)
-    else:
-        quadratic = expanded.quadratic @ quadratic_features(ut, covariance_type)
+    kind = structure(covariance_type)
+    term = kind.quadratic_term(ut, kind.quadratic_features(ut), expanded.quadratic)
+    quadratic = np.broadcast_to(term, (n_components, n_rows))
     linear = expanded.linear @ ut
     constant = np.broadcast_to(
         expanded.constant + log_weights[:, np.newaxis], (n_components, n_rows)

@@ -1,6 +1,8 @@
 """Gaussian log-densities for the four covariance structures of a mixture.
 
-Pure functions on arrays: no validation, no estimator state.
+Pure functions on arrays: no validation, no estimator state. What differs
+between the structures (shapes, factors, the terms below) is decoded once, by
+the registry of :mod:`lookalike._math.covariance`.
 
 Every component is held by the Cholesky factor ``U`` of its precision matrix
 (``P = U U^T``, ``U`` upper triangular, as scikit-learn stores
@@ -45,78 +47,47 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy import linalg
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from lookalike._math.covariance import (  # re-exported: one matrix's factors and triangles
+    COVARIANCE_TYPES as COVARIANCE_TYPES,
+)
+from lookalike._math.covariance import (
+    covariance_of_precision_cholesky as covariance_of_precision_cholesky,
+)
+from lookalike._math.covariance import outer_triu as outer_triu
+from lookalike._math.covariance import precision_cholesky_of_matrix as precision_cholesky_of_matrix
+from lookalike._math.covariance import (
+    precision_cholesky_of_precision as precision_cholesky_of_precision,
+)
+from lookalike._math.covariance import structure
+from lookalike._math.covariance import symmetric_from_triu as symmetric_from_triu
+from lookalike._math.covariance import triu_pairs as triu_pairs
+from lookalike._math.covariance import (
+    triu_with_doubled_offdiagonal as triu_with_doubled_offdiagonal,
+)
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 # --------------------------------------------------------------------------------------
-# Parameter counts
+# Per covariance type: the registry of lookalike._math.covariance
 
 
 def n_covariance_parameters(covariance_type: str, n_components: int, n_features: int) -> int:
     """Free parameters in the covariances of a mixture of this structure."""
-    per_matrix = n_features * (n_features + 1) // 2
-    return {
-        "full": n_components * per_matrix,
-        "tied": per_matrix,
-        "diag": n_components * n_features,
-        "spherical": n_components,
-    }[covariance_type]
-
-
-# --------------------------------------------------------------------------------------
-# Conversions between covariances, precisions and their Cholesky factors
-
-
-def precision_cholesky_of_matrix(covariance: np.ndarray) -> np.ndarray:
-    """Upper-triangular ``U`` with ``U U^T = inv(covariance)``.
-
-    Raises ``numpy.linalg.LinAlgError`` when ``covariance`` is not positive
-    definite.
-    """
-    lower = np.linalg.cholesky(covariance)
-    identity = np.eye(covariance.shape[0], dtype=covariance.dtype)
-    return linalg.solve_triangular(lower, identity, lower=True).T
-
-
-def covariance_of_precision_cholesky(precision_cholesky: np.ndarray) -> np.ndarray:
-    """``inv(U U^T)`` for an upper-triangular ``U``, through its inverse."""
-    identity = np.eye(precision_cholesky.shape[0], dtype=precision_cholesky.dtype)
-    u_inverse = linalg.solve_triangular(precision_cholesky, identity, lower=False)
-    return u_inverse.T @ u_inverse
-
-
-def precision_cholesky_of_precision(precision: np.ndarray) -> np.ndarray:
-    """Upper-triangular ``U`` with ``U U^T = precision``.
-
-    The exchange matrix ``J`` turns a lower Cholesky factor of ``J P J`` into
-    the upper factor of ``P``: ``P = (J L J)(J L J)^T``.
-    """
-    flipped = np.linalg.cholesky(precision[::-1, ::-1])
-    return np.ascontiguousarray(flipped[::-1, ::-1])
+    return structure(covariance_type).n_parameters(n_components, n_features)
 
 
 def precisions_from_cholesky(precisions_cholesky: np.ndarray, covariance_type: str) -> np.ndarray:
     """Precision matrices ``U U^T`` (or squared scales) from their factors."""
-    if covariance_type == "full":
-        return np.matmul(precisions_cholesky, np.swapaxes(precisions_cholesky, 1, 2))
-    if covariance_type == "tied":
-        return precisions_cholesky @ precisions_cholesky.T
-    return precisions_cholesky**2
+    return structure(covariance_type).precisions_from_cholesky(precisions_cholesky)
 
 
 def covariances_from_precisions_cholesky(
     precisions_cholesky: np.ndarray, covariance_type: str
 ) -> np.ndarray:
     """Covariances implied by precision Cholesky factors."""
-    if covariance_type == "full":
-        return np.stack([covariance_of_precision_cholesky(u) for u in precisions_cholesky])
-    if covariance_type == "tied":
-        return covariance_of_precision_cholesky(precisions_cholesky)
-    return 1.0 / precisions_cholesky**2
+    return structure(covariance_type).covariances_from_precisions_cholesky(precisions_cholesky)
 
 
 def log_det_precision_cholesky(
@@ -127,13 +98,7 @@ def log_det_precision_cholesky(
     Returns an array of shape (n_components,) for full, diag and spherical,
     and a scalar array for tied.
     """
-    if covariance_type == "full":
-        return np.log(np.diagonal(precisions_cholesky, axis1=1, axis2=2)).sum(axis=1)
-    if covariance_type == "tied":
-        return np.log(np.diagonal(precisions_cholesky)).sum()
-    if covariance_type == "diag":
-        return np.log(precisions_cholesky).sum(axis=1)
-    return n_features * np.log(precisions_cholesky)
+    return structure(covariance_type).log_det_precision_cholesky(precisions_cholesky, n_features)
 
 
 # --------------------------------------------------------------------------------------
@@ -144,44 +109,6 @@ def log_det_precision_cholesky(
 # ``b``, which is several times faster than along short rows of length ``k``.
 
 
-def triu_pairs(n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the upper triangle, row by row."""
-    return np.triu_indices(n_features)
-
-
-def outer_triu(xt: np.ndarray) -> np.ndarray:
-    """Upper triangle of ``x x^T`` for every column of ``xt``: shape (d(d+1)/2, b).
-
-    Built one triangle row at a time with contiguous writes; no (d, d, b) array.
-    """
-    d, b = xt.shape
-    out = np.empty((d * (d + 1) // 2, b), dtype=xt.dtype)
-    start = 0
-    for i in range(d):
-        stop = start + d - i
-        np.multiply(xt[i : i + 1], xt[i:], out=out[start:stop])
-        start = stop
-    return out
-
-
-def symmetric_from_triu(packed: np.ndarray, n_features: int) -> np.ndarray:
-    """Symmetric matrices from their packed upper triangles (last axis)."""
-    rows, cols = triu_pairs(n_features)
-    out = np.zeros((*packed.shape[:-1], n_features, n_features), dtype=packed.dtype)
-    out[..., rows, cols] = packed
-    out[..., cols, rows] = packed
-    return out
-
-
-def triu_with_doubled_offdiagonal(matrices: np.ndarray) -> np.ndarray:
-    """Pack symmetric matrices so that ``packed @ outer_triu(x) = x^T M x``."""
-    n_features = matrices.shape[-1]
-    rows, cols = triu_pairs(n_features)
-    packed = matrices[..., rows, cols].copy()
-    packed[..., rows != cols] *= 2.0
-    return packed
-
-
 def quadratic_features(xt: np.ndarray, covariance_type: str) -> np.ndarray:
     """Column statistics from which the quadratic term and second moments follow.
 
@@ -189,13 +116,7 @@ def quadratic_features(xt: np.ndarray, covariance_type: str) -> np.ndarray:
     (d(d+1)/2, b); diag: ``x * x`` (d, b); spherical: ``||x||^2`` (1, b); tied:
     ``xt`` itself, because the tied quadratic term is one whitened norm.
     """
-    if covariance_type == "full":
-        return outer_triu(xt)
-    if covariance_type == "diag":
-        return xt * xt
-    if covariance_type == "spherical":
-        return np.einsum("ij,ij->j", xt, xt)[np.newaxis, :]
-    return xt
+    return structure(covariance_type).quadratic_features(xt)
 
 
 # --------------------------------------------------------------------------------------
@@ -233,27 +154,9 @@ def expand_gaussians(
     n_components, n_features = means.shape
     means = means.astype(np.float64, copy=False)
     factors = precisions_cholesky.astype(np.float64, copy=False)
-    log_det = log_det_precision_cholesky(factors, covariance_type, n_features)
-    if covariance_type == "full":
-        precisions = precisions_from_cholesky(factors, "full")
-        linear = np.einsum("kij,kj->ki", precisions, means)
-        quadratic = -0.5 * triu_with_doubled_offdiagonal(precisions)
-        mahalanobis_of_means = np.einsum("ki,ki->k", linear, means)
-    elif covariance_type == "tied":
-        whitened_means = means @ factors
-        linear = whitened_means @ factors.T
-        quadratic = factors.T
-        mahalanobis_of_means = np.einsum("kj,kj->k", whitened_means, whitened_means)
-    elif covariance_type == "diag":
-        precisions = factors**2
-        linear = precisions * means
-        quadratic = -0.5 * precisions
-        mahalanobis_of_means = np.einsum("kj,kj->k", linear, means)
-    else:
-        precisions = factors**2
-        linear = precisions[:, np.newaxis] * means
-        quadratic = -0.5 * precisions[:, np.newaxis]
-        mahalanobis_of_means = precisions * np.einsum("kj,kj->k", means, means)
+    kind = structure(covariance_type)
+    log_det = kind.log_det_precision_cholesky(factors, n_features)
+    quadratic, linear, mahalanobis_of_means = kind.expand(means, factors)
     constant = -0.5 * (n_features * LOG_2PI + mahalanobis_of_means) + log_det
     return ExpandedGaussians(
         np.ascontiguousarray(quadratic),
@@ -271,13 +174,7 @@ def log_gaussians(
     feature-major blocks of centred rows, of the dtype of ``expanded``.
     """
     out = expanded.linear @ xt
-    if covariance_type == "tied":
-        whitened = expanded.quadratic @ xt
-        out -= 0.5 * np.einsum("ij,ij->j", whitened, whitened)
-    elif covariance_type == "spherical":
-        out += expanded.quadratic * features
-    else:
-        out += expanded.quadratic @ features
+    out += structure(covariance_type).quadratic_term(xt, features, expanded.quadratic)
     out += expanded.constant
     return out
 

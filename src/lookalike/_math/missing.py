@@ -60,6 +60,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lookalike._math.blocks import block_rows, single_threaded_blas
+from lookalike._math.covariance import structure
 from lookalike._math.em import Moments, e_step_block, log_joint_block, normalise_log_columns
 from lookalike._math.gaussian import LOG_2PI, ExpandedGaussians
 
@@ -73,12 +74,7 @@ __all__ = [
 
 def empty_moments(n_components: int, n_features: int, covariance_type: str) -> Moments:
     """Zero moments in the layout of ``covariance_type``."""
-    second_shape = {
-        "full": (n_components, n_features * (n_features + 1) // 2),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components, 1),
-    }[covariance_type]
+    second_shape = structure(covariance_type).second_moment_shape(n_components, n_features)
     return Moments(
         np.zeros(n_components),
         np.zeros((n_components, n_features)),
@@ -171,10 +167,6 @@ def _row_chunks(columns: np.ndarray, n_components: int, n_features: int) -> list
     return [columns[start : start + size] for start in range(0, len(columns), size)]
 
 
-def _dense_covariances(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
-    return covariances[np.newaxis] if covariance_type == "tied" else covariances
-
-
 def _log_joint_patterns(
     xt: np.ndarray,
     log_weights: np.ndarray,
@@ -185,7 +177,7 @@ def _log_joint_patterns(
 ) -> None:
     """Fill ``out`` (k, b) with ``log w_k + log N_k(x_o)`` pattern by pattern."""
     n_features = xt.shape[0]
-    matrices = _dense_covariances(covariances, covariance_type)
+    matrices = structure(covariance_type).stack(covariances)
     for observed, missing, columns in missing_patterns(~np.isnan(xt)):
         if observed.size == 0:
             out[:, columns] = log_weights[:, np.newaxis]
@@ -209,7 +201,8 @@ def _moments_patterns(
     """E-step moments of rows with missing entries, full or tied covariances."""
     n_features = xt.shape[0]
     n_components = len(means)
-    matrices = _dense_covariances(covariances, covariance_type)
+    kind = structure(covariance_type)
+    matrices = kind.stack(covariances)
     counts = np.zeros(n_components)
     sums = np.zeros((n_components, n_features))
     second = np.zeros((len(matrices), n_features, n_features))
@@ -245,8 +238,10 @@ def _moments_patterns(
             scatter[:, missing[:, np.newaxis], missing] += (
                 masses[:, np.newaxis, np.newaxis] * pattern.schur
             )
-            second += scatter.sum(axis=0, keepdims=True) if len(matrices) == 1 else scatter
-    if len(matrices) == 1:
+            # Tied pools the scatter of all components (a full mixture of one
+            # component keeps its own, in the packed layout).
+            second += scatter if kind.per_component else scatter.sum(axis=0, keepdims=True)
+    if not kind.per_component:
         packed = second[0]
     else:
         rows, cols = np.triu_indices(n_features)
@@ -256,12 +251,6 @@ def _moments_patterns(
 
 # --------------------------------------------------------------------------------------
 # Diagonal and spherical covariances: masked products, no grouping
-
-
-def _variances(covariances: np.ndarray, covariance_type: str, n_features: int) -> np.ndarray:
-    if covariance_type == "spherical":
-        return np.repeat(covariances[:, np.newaxis], n_features, axis=1)
-    return covariances
 
 
 def _masked_terms(
@@ -286,7 +275,8 @@ def _log_joint_masked(
     covariances: np.ndarray,
     covariance_type: str,
 ) -> np.ndarray:
-    variances = _variances(covariances, covariance_type, xt.shape[0])
+    shape = (len(means), xt.shape[0])
+    variances = structure(covariance_type).feature_variances(covariances, shape)
     _, _, log_joint = _masked_terms(xt, means, variances)
     log_joint += log_weights[:, np.newaxis]
     return log_joint
@@ -305,7 +295,8 @@ def _moments_masked(
     Under component ``k`` the missing entries are independent of the observed
     ones: ``E[x_j] = mu_kj`` and ``E[x_j^2] = mu_kj^2 + v_kj`` for missing ``j``.
     """
-    variances = _variances(covariances, covariance_type, xt.shape[0])
+    shape = (len(means), xt.shape[0])
+    variances = structure(covariance_type).feature_variances(covariances, shape)
     informative = ~np.all(np.isnan(xt), axis=0)
     if not informative.all():
         xt = xt[:, informative]
@@ -325,8 +316,7 @@ def _moments_masked(
     missing_mass = resp @ (1.0 - mask).T  # (k, d): sum_i w_i r_ik [x_ij missing]
     sums = resp @ filled.T + means * missing_mass
     second = resp @ (filled * filled).T + (means**2 + variances) * missing_mass
-    if covariance_type == "spherical":
-        second = second.sum(axis=1, keepdims=True)
+    second = structure(covariance_type).sum_over_features(second)
     return Moments(counts, sums, second, log_likelihood, total_weight)
 
 
@@ -373,7 +363,7 @@ def log_joint_block_missing(
         )
     incomplete = np.flatnonzero(~complete)
     part = xt[:, incomplete]
-    if covariance_type in ("diag", "spherical"):
+    if structure(covariance_type).diagonal:
         out[:, incomplete] = _log_joint_masked(
             part, log_weights, means, covariances, covariance_type
         )
@@ -420,7 +410,7 @@ def e_step_block_missing(
     incomplete = np.flatnonzero(~complete)
     part = xt[:, incomplete]
     part_weight = None if sample_weight is None else sample_weight[incomplete]
-    if covariance_type in ("diag", "spherical"):
+    if structure(covariance_type).diagonal:
         moments = _moments_masked(
             part, part_weight, log_weights, means, covariances, covariance_type
         )

@@ -30,11 +30,11 @@ import numpy as np
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows
 from lookalike._math.collapse import EMPTY_FRACTION, factor_covariances, noise_floors
+from lookalike._math.covariance import structure
 from lookalike._math.em import COUNT_FLOOR, Moments, e_step_rows
 from lookalike._math.em import m_step as moments_to_parameters
 from lookalike._math.missing import e_step_block_missing
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
-from lookalike.mixture.initial import precision_cholesky_of_precisions
 
 __all__ = [
     "EMData",
@@ -205,12 +205,7 @@ def e_step(params: Parameters, shift: np.ndarray, covariance_type: str, missing:
 
 def rows_per_block(n_features: int, n_components: int, covariance_type: str) -> int:
     """Rows per block of the E-step and of inference, from the memory budget."""
-    n_quadratic = {
-        "full": n_features * (n_features + 1) // 2,
-        "tied": n_features,
-        "diag": n_features,
-        "spherical": 1,
-    }[covariance_type]
+    n_quadratic = structure(covariance_type).n_quadratic_features(n_features)
     return block_rows(8 * (2 * n_features + n_quadratic + 3 * n_components))
 
 
@@ -247,7 +242,7 @@ def m_step(
         keep = result.empty_components
         degenerate["empty"].update(keep.tolist())
         means[keep] = previous[1][keep]
-        if covariance_type != "tied":
+        if structure(covariance_type).per_component:
             covariances[keep] = previous[2][keep]
     floors = noise_floors(result.weights, means, covariances, covariance_type)
     # scikit-learn fails only on a singular covariance, which reg_covar > 0 excludes.
@@ -285,7 +280,8 @@ def initial_parameters(
         # scikit-learn's tied estimate from seed rows (one-hot responsibilities
         # on k rows only) depends on the origin of the raw data: reproduce it.
         seeded = settings.init_params in ("k-means++", "random_from_data")
-        tied_origin = -shift if seeded and covariance_type == "tied" else None
+        pooled = not structure(covariance_type).per_component
+        tied_origin = -shift if seeded and pooled else None
         # Seeded components hold one row each, so their covariance is reg_covar
         # alone: repair it if needed, but that is by design, not worth a warning.
         init_degenerate = {"empty": set(), "jittered": set()} if seeded else degenerate
@@ -310,10 +306,9 @@ def initial_parameters(
     given_means = initial["means"]
     means = given_means - shift if given_means is not None else given_or_estimated("means", 1)
     if initial["precisions"] is not None:
-        precisions_cholesky = precision_cholesky_of_precisions(
-            initial["precisions"], covariance_type
-        )
-        covariances = gm.covariances_from_precisions_cholesky(precisions_cholesky, covariance_type)
+        kind = structure(covariance_type)
+        precisions_cholesky = kind.precision_cholesky_of_precisions(initial["precisions"])
+        covariances = kind.covariances_from_precisions_cholesky(precisions_cholesky)
     else:
         covariances = given_or_estimated("precisions", 2)
         precisions_cholesky = given_or_estimated("precisions", 3)

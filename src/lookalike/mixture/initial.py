@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
-from lookalike._math import gaussian as gm
+from lookalike._math.covariance import structure
 from lookalike._validation import as_finite_float_array, check_array_shape
 
 # --------------------------------------------------------------------------------------
@@ -83,33 +83,21 @@ def check_initial_parameters(
         initial["means"] = m
     if precisions_init is not None:
         p = as_finite_float_array(precisions_init, "precisions_init")
-        shape = {
-            "full": (k, n_features, n_features),
-            "tied": (n_features, n_features),
-            "diag": (k, n_features),
-            "spherical": (k,),
-        }[covariance_type]
+        shape = structure(covariance_type).shape(k, n_features)
         check_array_shape(p, shape, f"{covariance_type} precision")
         _check_precisions_definite(p, covariance_type)
         initial["precisions"] = p
     return initial
 
 
-def precision_cholesky_of_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
-    if covariance_type == "full":
-        return np.stack([gm.precision_cholesky_of_precision(p) for p in precisions])
-    if covariance_type == "tied":
-        return gm.precision_cholesky_of_precision(precisions)
-    return np.sqrt(precisions)
-
-
 def _check_precisions_definite(precisions: np.ndarray, covariance_type: str) -> None:
     name = f"'{covariance_type} precision'"
-    if covariance_type in ("diag", "spherical"):
+    kind = structure(covariance_type)
+    if kind.diagonal:
         if np.any(precisions <= 0):
             raise ValueError(f"{name} should be positive")
         return
-    matrices = precisions[np.newaxis] if covariance_type == "tied" else precisions
+    matrices = kind.stack(precisions)
     for matrix in matrices:
         symmetric = np.allclose(matrix, matrix.T)
         if not symmetric or np.linalg.eigvalsh(matrix).min() <= 0:

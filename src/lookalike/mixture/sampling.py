@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from lookalike._math.covariance import structure
 from lookalike._validation import as_random_state
 
 __all__ = ["draw_samples"]
@@ -30,10 +31,11 @@ def draw_samples(
     weights, means, covariances, precisions_cholesky = params
     weights = weights / weights.sum()
     n_components, n_features = means.shape
+    kind = structure(covariance_type)
     out = np.empty((n_samples, n_features), dtype=np.float64)
     if isinstance(source, np.random.Generator):
         counts = source.multinomial(n_samples, weights)
-        scale = _sampling_factors(precisions_cholesky, covariance_type, n_components, n_features)
+        scale = kind.sampling_factors(precisions_cholesky, n_components, n_features)
         parts: Any = (
             means[j] + source.standard_normal((int(c), n_features)) @ scale[j]
             for j, c in enumerate(counts)
@@ -43,8 +45,8 @@ def draw_samples(
         counts = rng.multinomial(n_samples, weights)
 
         def draw(j: int, count: int) -> np.ndarray:
-            if covariance_type in ("full", "tied"):
-                cov = covariances[j] if covariance_type == "full" else covariances
+            if not kind.diagonal:
+                cov = covariances[j] if kind.per_component else covariances
                 # The covariances are positive definite by construction (inverses of
                 # Cholesky products); numpy's PSD check can only be fooled by rounding
                 # at huge magnitudes, where reg_covar is lost (issue 12's fuzz case).
@@ -58,25 +60,3 @@ def draw_samples(
         out[start : start + int(count)] = part
         start += int(count)
     return out, np.repeat(np.arange(n_components, dtype=np.int64), counts)
-
-
-def _sampling_factors(
-    precisions_cholesky: np.ndarray,
-    covariance_type: str,
-    n_components: int,
-    n_features: int,
-) -> np.ndarray:
-    """``A_k`` with ``z @ A_k ~ N(0, Sigma_k)`` for standard normal rows ``z``.
-
-    With ``P = U U^T`` we have ``Sigma = U^{-T} U^{-1}``, so ``A = U^{-1}``
-    (i.e. ``z @ inv(U)`` has covariance ``inv(U)^T inv(U)``).
-    """
-    if covariance_type == "full":
-        eye = np.eye(n_features)
-        return np.stack([np.linalg.solve(u, eye) for u in precisions_cholesky])
-    if covariance_type == "tied":
-        a = np.linalg.solve(precisions_cholesky, np.eye(n_features))
-        return np.broadcast_to(a, (n_components, *a.shape))
-    if covariance_type == "diag":
-        return np.stack([np.diag(1.0 / u) for u in precisions_cholesky])
-    return np.stack([np.eye(n_features) / u for u in precisions_cholesky])

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lookalike._features import feature_indices
+from lookalike._math.covariance import STRUCTURES
 from lookalike.exceptions import NotFittedError
 from lookalike.plotting._matplotlib import pyplot as _pyplot
 
@@ -61,27 +62,22 @@ def _mixture_parameters(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     if weights.shape != (k,):
         raise ValueError(f"weights_ has shape {weights.shape}; expected ({k},) from means_")
     # Promote one-component parameters without the component axis, then expand to (k, d, d).
-    expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
-    if covariance_type not in expected:
+    if covariance_type not in STRUCTURES:
         raise ValueError(
-            f"covariance_type must be one of {sorted(expected)}; got {covariance_type!r}"
+            f"covariance_type must be one of {sorted(STRUCTURES)}; got {covariance_type!r}"
         )
-    if k == 1 and covariances.ndim == len(expected[covariance_type]) - 1:
+    kind = STRUCTURES[covariance_type]
+    expected = kind.shape(k, d)
+    if k == 1 and covariances.ndim == len(expected) - 1:
         covariances = covariances[np.newaxis]
-    if covariance_type == "tied" and covariances.shape == (1, d, d):
+    if not kind.per_component and covariances.shape == (1, d, d):
         covariances = covariances[0]
-    if covariances.shape != expected[covariance_type]:
+    if covariances.shape != expected:
         raise ValueError(
             f"covariances_ has shape {covariances.shape}; a {covariance_type!r} mixture of "
-            f"{k} components in {d} features needs {expected[covariance_type]}"
+            f"{k} components in {d} features needs {expected}"
         )
-    dense = {
-        "full": lambda c: c,
-        "tied": lambda c: np.broadcast_to(c, (k, d, d)),
-        "diag": lambda c: c[:, :, np.newaxis] * np.eye(d),
-        "spherical": lambda c: c[:, np.newaxis, np.newaxis] * np.eye(d),
-    }[covariance_type](covariances)
-    return weights, means, dense
+    return weights, means, kind.dense_per_component(covariances, k, d)
 
 
 def _ellipse_axes(covariance: np.ndarray) -> tuple[float, float, float]:

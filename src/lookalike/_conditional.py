@@ -24,6 +24,7 @@ from lookalike._math import conditioning as cd
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, map_blocks, row_slices, single_threaded_blas
 from lookalike._math.covariance import structure
+from lookalike._math.missing import group_patterns
 from lookalike._validation import RandomStateLike, as_random_state, validate_data
 
 FeatureKey = int | str
@@ -35,23 +36,6 @@ _NOT_DEFINITE = (
     "known features determine the unknown ones almost exactly. Refit with a larger "
     "reg_covar, or drop the redundant features."
 )
-
-
-def _missing_patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a boolean mask (p, d) and each row's pattern index (n,).
-
-    Rows are packed into bits first; up to 64 features a pattern is one uint64,
-    so finding the distinct ones is a 1-D ``np.unique``.
-    """
-    packed = np.packbits(mask, axis=1)
-    if packed.shape[1] <= 8:
-        padded = np.zeros((len(mask), 8), dtype=np.uint8)
-        padded[:, : packed.shape[1]] = packed
-        keys = padded.view(np.uint64).reshape(-1)
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    else:
-        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    return mask[first], inverse.reshape(-1)
 
 
 def _random_source(random_state: RandomStateLike) -> np.random.Generator | np.random.RandomState:
@@ -248,7 +232,7 @@ class GaussianConditioningMixin:
         weights, means, covariances = self._parameters64()
         weights = weights / weights.sum()
         log_weights = np.log(np.maximum(weights, np.finfo(np.float64).tiny))
-        patterns, inverse = _missing_patterns(np.isnan(data))
+        patterns, inverse = group_patterns(np.isnan(data))
         # Rows of each pattern, in row order: one stable sort, then contiguous runs.
         order = np.argsort(inverse, kind="stable")
         starts = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(patterns)))])

@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from lookalike._math.logspace import log_normalise, normalise
 from lookalike._parallel import fit_many
 from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
 from lookalike._validation import (
@@ -285,21 +286,20 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         out += _log_nonnegative(self.class_prior_)
         return out
 
-    def _shifted(self, joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``joint - max`` per row (in place) and ``sum(exp(joint - max))``, shape (n, 1).
+    def _with_evidence(self, joint: np.ndarray) -> np.ndarray:
+        """``joint`` with rows of no evidence (every joint ``-inf``) given the log priors.
 
-        The difference ``s = joint - max`` is correctly rounded, so its error is
-        relative to ``s`` (zero for the top class) rather than to ``|joint|``, and
-        ``exp(s) / sum exp(s)`` gives rows that sum to one to rounding; the
-        shortcut ``exp(joint - logsumexp(joint))`` is off by ``eps |joint|``
-        (1e-13 at ``log p = -1000``). Rows with no evidence (every joint ``-inf``)
-        are given the log priors first.
+        The posteriors are then normalised in log space
+        (:mod:`lookalike._math.logspace`): the difference ``s = joint - max`` is
+        correctly rounded, so its error is relative to ``s`` (zero for the top
+        class) rather than to ``|joint|``, and ``exp(s) / sum exp(s)`` gives rows
+        that sum to one to rounding; the shortcut ``exp(joint - logsumexp(joint))``
+        is off by ``eps |joint|`` (1e-13 at ``log p = -1000``).
         """
         no_evidence = np.isneginf(joint.max(axis=1))
         if no_evidence.any():
             joint[no_evidence] = _log_nonnegative(self.class_prior_)
-        joint -= joint.max(axis=1, keepdims=True)
-        return joint, np.exp(joint).sum(axis=1, keepdims=True)
+        return joint
 
     def predict_joint_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Joint log-likelihood ``log P(c) + log p(x | c)`` of every row and class.
@@ -317,15 +317,12 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Log posterior ``log P(c | x)``: shape (n_samples, n_classes), float64."""
-        shifted, total = self._shifted(self.predict_joint_log_proba(X))
-        shifted -= np.log(total)
-        return shifted
+        return log_normalise(self._with_evidence(self.predict_joint_log_proba(X)), axis=1)
 
     def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Posterior ``P(c | x)``: shape (n_samples, n_classes); rows sum to 1."""
-        shifted, total = self._shifted(self.predict_joint_log_proba(X))
-        posterior = np.exp(shifted, out=shifted)
-        posterior /= total
+        posterior = self._with_evidence(self.predict_joint_log_proba(X))
+        normalise(posterior, axis=1)
         return posterior
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:

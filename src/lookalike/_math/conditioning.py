@@ -39,6 +39,7 @@ from scipy.linalg import lapack
 
 from lookalike._math import gaussian as gm
 from lookalike._math.covariance import structure
+from lookalike._math.logspace import log_normalise
 
 
 class GaussianRegression(NamedTuple):
@@ -207,10 +208,7 @@ def known_log_densities(
 
 def log_responsibilities(log_weights: np.ndarray, log_densities: np.ndarray) -> np.ndarray:
     """``log p(k | x_o)`` (k, b) from ``log w_k`` (k,) and known-part log-densities (k, b)."""
-    log_joint = log_densities + log_weights[:, np.newaxis]
-    log_joint -= log_joint.max(axis=0)  # log-sum-exp with the largest term exactly 1
-    log_joint -= np.log(np.exp(log_joint).sum(axis=0))
-    return log_joint
+    return log_normalise(log_densities + log_weights[:, np.newaxis], axis=0)
 
 
 def conditional_means(

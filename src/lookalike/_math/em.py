@@ -45,6 +45,7 @@ from lookalike._math.gaussian import (
     log_gaussians,
     quadratic_features,
 )
+from lookalike._math.logspace import normalise
 
 # Added to every component's count, as scikit-learn does, so that an empty
 # component divides by a tiny number rather than by zero.
@@ -228,12 +229,7 @@ def normalise_log_columns(log_joint: np.ndarray) -> np.ndarray:
     term overflows and the largest is exactly one. The responsibilities keep
     the dtype of ``log_joint``; ``log p`` (b,) is float64.
     """
-    column_max = log_joint.max(axis=0)
-    log_joint -= column_max
-    np.exp(log_joint, out=log_joint)
-    column_sum = log_joint.sum(axis=0)
-    log_joint /= column_sum
-    return np.log(column_sum, dtype=np.float64) + column_max
+    return normalise(log_joint, axis=0)
 
 
 @dataclass

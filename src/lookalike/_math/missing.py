@@ -67,6 +67,7 @@ from lookalike._math.gaussian import LOG_2PI, ExpandedGaussians
 __all__ = [
     "e_step_block_missing",
     "empty_moments",
+    "group_patterns",
     "log_joint_block_missing",
     "missing_patterns",
 ]
@@ -84,6 +85,25 @@ def empty_moments(n_components: int, n_features: int, covariance_type: str) -> M
     )
 
 
+def group_patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a boolean mask (n, d) and each row's pattern index (n,).
+
+    The one grouping of rows by missing pattern (EM here, imputation in
+    :mod:`lookalike._conditional`). Rows are packed into bits first; up to 64
+    features a pattern is one uint64, so finding the distinct ones is a 1-D
+    ``np.unique``.
+    """
+    packed = np.packbits(mask, axis=1)
+    if packed.shape[1] <= 8:
+        padded = np.zeros((len(mask), 8), dtype=np.uint8)
+        padded[:, : packed.shape[1]] = packed
+        keys = padded.view(np.uint64).reshape(-1)
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    return mask[first], inverse.reshape(-1)
+
+
 def missing_patterns(
     observed: np.ndarray,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -91,16 +111,17 @@ def missing_patterns(
 
     Yields ``(observed_features, missing_features, columns)``: index arrays of
     a pattern's observed and missing features and of the columns (rows of the
-    data) that share it, patterns in sorted order of their packed masks.
+    data) that share it, in increasing order, patterns in lexicographic order
+    of their packed masks (the order of the E-step's sums).
     """
-    packed = np.packbits(observed, axis=0).T
-    patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    patterns, inverse = group_patterns(observed.T)
+    packed = np.packbits(patterns, axis=1)
+    ranked = np.lexsort(packed.T[::-1])
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(patterns) + 1))
-    for p in range(len(patterns)):
+    for p in ranked:
         columns = order[bounds[p] : bounds[p + 1]]
-        mask = observed[:, columns[0]]
+        mask = patterns[p]
         yield np.flatnonzero(mask), np.flatnonzero(~mask), columns
 
 

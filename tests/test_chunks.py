@@ -1,7 +1,7 @@
 """Out-of-core EM on Chunks: same numbers as in memory, bounded memory, clear errors.
 
 The oracle is the in-memory GaussianMixture (itself tested against
-scikit-learn in test_mixture.py) started from the same initial parameters, and
+scikit-learn in mixture/test_mixture.py) started from the same initial parameters, and
 scikit-learn's GaussianMixture directly for one case.
 """
 

@@ -647,7 +647,7 @@ def test_float32_input_is_scored_in_float64():
 
 
 # --------------------------------------------------------------------------------------
-# The binned path through the estimator (its maths: tests/test_binned.py)
+# The binned path through the estimator (its maths: tests/_math/test_binned.py)
 
 
 @pytest.mark.parametrize("kernel", ["gaussian", "exponential"])

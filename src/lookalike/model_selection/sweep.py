@@ -29,6 +29,7 @@ from sklearn.exceptions import FitFailedWarning
 
 from lookalike._kmeans_cache import kmeans_cache
 from lookalike._math.blocks import row_slices
+from lookalike._math.stats import weighted_column_means
 from lookalike._parallel import run_tasks
 from lookalike.exceptions import ConvergenceWarning
 from lookalike.model_selection.candidates import (
@@ -241,11 +242,7 @@ class Sweep:
             from lookalike._math.kernels import KERNELS
 
             data = np.asarray(self.X, dtype=np.float64)
-            if self.weights is None:
-                centre = data.mean(axis=0)
-            else:
-                centre = (self.weights @ data) / self.weights.sum()
-            centred = data - centre
+            centred = data - weighted_column_means(data, self.weights)
             kernel = KERNELS[self.candidates[members[0]].estimator.kernel]
             log_densities = held_out_log_densities(
                 centred, self.weights, centred[rows], kernel, self._bandwidths(members), n_jobs=1

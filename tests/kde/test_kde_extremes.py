@@ -395,3 +395,16 @@ def test_data_spanning_1e200_bandwidths_bin_never_and_auto_stays_exact(d):
     binned = la.KernelDensity(bandwidth=1.0, algorithm="binned", rtol=1e-3).fit(X)
     with pytest.raises(ValueError, match="grid larger than allowed"):
         binned.score_samples(queries)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
+def test_constant_data_far_from_the_origin_at_a_tiny_bandwidth(kernel):
+    # Regression: the rounded mean of seven rows of 1e93 misses 1e93 by an ulp (1e77),
+    # 1e309 bandwidths at h = 1e-232, and fit refused the data. A constant sample is
+    # the same estimate anywhere: the oracle is the same data at the origin.
+    X = np.full((7, 1), 1e93)
+    kde = la.KernelDensity(bandwidth=1e-232, kernel=kernel).fit(X)
+    oracle = la.KernelDensity(bandwidth=1e-232, kernel=kernel).fit(np.zeros((7, 1)))
+    np.testing.assert_allclose(
+        kde.score_samples(X[:2]), oracle.score_samples(np.zeros((2, 1))), rtol=1e-12
+    )

@@ -283,7 +283,9 @@ default="gaussian"
             )
         self.bandwidth_ = bandwidth
 
-        centre = weighted_mean(data, weights)
+        # The mean, kept inside the data's range: the rounded mean of constant data may
+        # miss the value by an ulp, which at a tiny bandwidth is beyond float64's range.
+        centre = np.clip(weighted_mean(data, weights), data.min(axis=0), data.max(axis=0))
         self._scaling = Scaling.of(self.bandwidth_, centre)
         self._data = data
         self._weights = weights

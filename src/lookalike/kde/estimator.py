@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -206,6 +206,9 @@ default="gaussian"
     >>> kde.sample(4, random_state=0).shape
     (4, 2)
     """
+
+    # Caches that model files leave out; _restore_check rebuilds them.
+    _transient_state: ClassVar[frozenset[str]] = frozenset({"_prepared", "_unit"})
 
     def __init__(
         self,

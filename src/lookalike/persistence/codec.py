@@ -67,11 +67,6 @@ _CLASS_TABLE: dict[str, tuple[str, str]] = {
     dotted: (dotted.rpartition(".")[0], dotted.rpartition(".")[2]) for dotted in ALLOWED_CLASSES
 }
 
-# Attributes that are caches, rebuilt on load rather than stored.
-_TRANSIENT: dict[str, frozenset[str]] = {
-    "lookalike.kde.KernelDensity": frozenset({"_prepared", "_unit"}),
-}
-
 _MAX_JSON_DEPTH = 200
 _MAX_NODE_DEPTH = 64
 _ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -138,7 +133,8 @@ class Writer:
         if dotted is None:  # pragma: no cover - _is_object said it is allowed
             raise _unsupported(where, value)
         state = _instance_state(value)
-        dropped = _TRANSIENT.get(dotted, frozenset())
+        # A class names its caches, rebuilt on load rather than stored (the hook).
+        dropped = frozenset(getattr(type(value), "_transient_state", ()))
         attributes = [
             [name, self.encode(item, f"{where}.{name}")]
             for name, item in state.items()

@@ -17,6 +17,12 @@ Kernels and their samplers are in :mod:`lookalike._math.kernels`, the
 bandwidth rules in :mod:`lookalike._math.bandwidth`.
 """
 
+from lookalike.kde.bandwidth import (
+    CV_GRID_DECADES,
+    CV_GRID_EXTENSIONS,
+    CV_GRID_PER_DECADE,
+    SKLEARN_RULES,
+)
 from lookalike.kde.bandwidth import Scaling as _Scaling  # noqa: F401 (model files name it)
 from lookalike.kde.cv import BandwidthCurve
 from lookalike.kde.estimator import (
@@ -37,8 +43,12 @@ __all__ = [
     "ALL_METRICS",
     "BINNED_ADVANTAGE",
     "COMPACT_BINNED_SPACING",
+    "CV_GRID_DECADES",
+    "CV_GRID_EXTENSIONS",
+    "CV_GRID_PER_DECADE",
     "DEFAULT_BINNED_TOLERANCE",
     "DEFAULT_GRID_POINTS",
+    "SKLEARN_RULES",
     "TOLERANCE_SLACK",
     "TREE_METRICS",
     "BandwidthCurve",

@@ -33,6 +33,7 @@ __all__ = [
     "CV_GRID_DECADES",
     "CV_GRID_EXTENSIONS",
     "CV_GRID_PER_DECADE",
+    "SKLEARN_RULES",
     "BandwidthParameter",
     "Scaling",
     "automatic_grid",
@@ -47,6 +48,10 @@ __all__ = [
 CV_GRID_DECADES = 1.0
 CV_GRID_PER_DECADE = 10
 CV_GRID_EXTENSIONS = 2
+
+# scikit-learn's names for the rules it implements, n ** (-1 / (d + 4)) and
+# (n (d + 2) / 4) ** (-1 / (d + 4)); like every rule they are in BANDWIDTH_RULES.
+SKLEARN_RULES = ("scott", "silverman")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""What every joint model of the Synthesizer does, and the helpers they share.
+
+A joint model sees a table only through its model space (:mod:`lookalike.tabular.encoder`):
+a matrix ``Z`` of normal scores, one column per model dimension, described by a list
+of :class:`~lookalike.tabular.columns.ModelDim`:
+
+- a continuous dimension (``levels == 0``) holds the normal score of a numeric
+  column's value; NaN where the value is missing (its column then has a discrete
+  ``"missing"`` dimension right after it, level 1 = missing);
+- a discrete dimension (``levels > 0``) holds a normal score inside the probability
+  interval of its level; :func:`codes_of` recovers the levels.
+
+Each column's marginal is already exact through its codec: a joint model only has to
+carry the dependence. It implements :class:`JointModel`:
+
+- ``fit(Z, dims)``;
+- ``sample(n, conditions=None, random_state=None)`` returning an ``(n, m)`` array in
+  the same layout, where every row meets ``conditions`` (dimension index ->
+  ``("point", z)`` or ``("interval", low, high)``) *exactly*: conditioning is done by
+  the model (exactly, or by importance resampling that the model documents), never by
+  throwing rows away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, Self
+
+import numpy as np
+
+from lookalike._math.marginals import uniforms
+from lookalike.tabular.columns import Condition, ModelDim
+
+#: A model's conditions: model dimension index -> condition.
+Conditions = Mapping[int, Condition]
+
+
+class JointModel(Protocol):
+    """The contract of a joint model (see the module docstring)."""
+
+    def fit(self, Z: np.ndarray, dims: Sequence[ModelDim]) -> Self: ...
+
+    def sample(
+        self, n: int, conditions: Conditions | None = None, random_state: Any = None
+    ) -> np.ndarray: ...
+
+
+def generator(random_state: Any) -> np.random.Generator:
+    """A ``Generator`` for one call: a Generator as it is, anything else seeds a new one."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(int(random_state.randint(0, 2**32 - 1, dtype=np.uint64)))
+    return np.random.default_rng(random_state)
+
+
+def satisfied(Z: np.ndarray, conditions: Conditions | None, atol: float = 1e-9) -> np.ndarray:
+    """Rows of ``Z`` that meet every condition (points within ``atol``)."""
+    keep = np.ones(Z.shape[0], dtype=bool)
+    for j, condition in (conditions or {}).items():
+        column = Z[:, j]
+        with np.errstate(invalid="ignore"):
+            if condition[0] == "point":
+                keep &= np.abs(column - condition[1]) <= atol * max(1.0, abs(condition[1]))
+            else:
+                keep &= (column >= condition[1]) & (column <= condition[2])
+    return keep
+
+
+def resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` draws with probabilities proportional to ``weights`` (systematic).
+
+    Raises
+    ------
+    ValueError
+        If every weight is zero (the conditions have no mass under the model).
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    total = weights.sum()
+    if not total > 0 or not np.isfinite(total):
+        raise ValueError(
+            "The conditions have no probability under the fitted model; widen the ranges "
+            "or choose values that occur in the data."
+        )
+    cumulative = np.cumsum(weights / total)
+    cumulative[-1] = 1.0
+    positions = (rng.random() + np.arange(n)) / n
+    picks = np.searchsorted(cumulative, positions, side="right")
+    return rng.permutation(np.minimum(picks, weights.size - 1))
+
+
+def interval_probability(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``P(low <= Z <= high)`` for a standard normal ``Z``."""
+    return np.clip(uniforms(high) - uniforms(low), 0.0, 1.0)

@@ -5,9 +5,10 @@ A column's observed values define a one-dimensional distribution with two parts:
 - **atoms**: point masses at values seen at least twice (zeros, rounded or quantised
   readings, values censored at an end), each at its observed share;
 - a **continuous part**: the values seen once. Its CDF is the piecewise-linear
-  interpolation through their order statistics (the *knots*), with equal probability
-  between consecutive knots, so its quantile function maps ``(0, 1)`` onto
-  ``[first knot, last knot]`` and reproduces every knot exactly.
+  interpolation through their order statistics (the *knots*) at Hazen plotting
+  positions (the ``i``-th of ``k`` values at ``(i - 1/2) / k`` of the part's mass), so
+  its quantile function reproduces every knot exactly and maps the outermost half
+  shares onto the smallest and largest values (or onto short linear tails).
 
 With ``F`` the whole CDF, a value ``x`` maps to the probability interval
 ``[F(x-), F(x)]``: a point for a continuous value, an interval of width equal to its
@@ -125,7 +126,9 @@ def fit_marginal(
     atoms_at = np.zeros(positions.size)
     atoms_at[np.searchsorted(positions, atom_values)] = atom_mass
     if knots.size:
-        continuous_cdf = np.interp(positions, knots, knot_cdf, left=knot_cdf[0], right=knot_cdf[-1])
+        continuous_cdf = np.interp(
+            positions, knots, knot_cdf, left=knot_cdf[0], right=knot_cdf[-1]
+        )
         continuous_cdf[positions < knots[0]] = 0.0
         continuous_cdf[positions > knots[-1]] = continuous_mass
     else:
@@ -150,18 +153,31 @@ def _continuous_knots(
     # rank of its first occurrence (counts are 1 unless atoms were capped).
     ranks = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.float64)
     if values.size > max_knots:
-        chosen = np.unique(np.round(np.linspace(0, values.size - 1, max_knots)).astype(np.int64))
-        values, ranks = values[chosen], ranks[chosen]
-    if tails:
-        cdf = mass * (ranks + 0.5) / k
-        tenth = max(1, values.size // 10)
-        low_slope = (values[tenth] - values[0]) / max(cdf[tenth] - cdf[0], 1e-300)
-        high_slope = (values[-1] - values[-1 - tenth]) / max(cdf[-1] - cdf[-1 - tenth], 1e-300)
-        low_tail = float(low_slope * cdf[0])
-        high_tail = float(high_slope * (mass - cdf[-1]))
-        return values, cdf, low_tail, high_tail
-    cdf = mass * ranks / max(ranks[-1], 1.0) if values.size > 1 else np.array([0.0])
-    return values, cdf, 0.0, 0.0
+        # Half the knots evenly spaced in rank (the bulk), half evenly spaced in normal
+        # score (the tails), plus both ends.
+        last = values.size - 1
+        even = np.linspace(0, last, max_knots // 2)
+        z = np.linspace(
+            special.ndtri(0.5 / values.size),
+            special.ndtri(1 - 0.5 / values.size),
+            max_knots - max_knots // 2,
+        )
+        by_score = special.ndtr(z) * values.size - 0.5
+        chosen = np.unique(np.clip(np.round(np.concatenate((even, by_score, [0, last]))), 0, last))
+        chosen = chosen.astype(np.int64)
+        values, ranks, counts = values[chosen], ranks[chosen], counts[chosen]
+    # Hazen plotting positions: value i sits at the middle of its share, so the
+    # smallest and largest values get normal scores of about -/+ Phi^{-1}(1 / 2n), not
+    # the infinite scores of an empirical CDF at 0 and 1.
+    cdf = mass * (ranks + 0.5 * counts) / k
+    if not tails:
+        return values, cdf, 0.0, 0.0
+    tenth = max(1, values.size // 10)
+    low_slope = (values[tenth] - values[0]) / max(cdf[tenth] - cdf[0], 1e-300)
+    high_slope = (values[-1] - values[-1 - tenth]) / max(cdf[-1] - cdf[-1 - tenth], 1e-300)
+    low_tail = float(low_slope * cdf[0])
+    high_tail = float(high_slope * (mass - cdf[-1]))
+    return values, cdf, low_tail, high_tail
 
 
 def atoms_only(probabilities: np.ndarray) -> Marginal:

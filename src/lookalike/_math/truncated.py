@@ -203,7 +203,11 @@ def _ghk_draws(
     r = cond_means.shape[1]
     draws = np.empty((m, r))
     log_weight = np.zeros(m)
-    groups = [np.arange(m)] if shared else [np.flatnonzero(components == c) for c in range(factors.shape[0])]
+    groups = (
+        [np.arange(m)]
+        if shared
+        else [np.flatnonzero(components == c) for c in range(factors.shape[0])]
+    )
     for c, rows in enumerate(groups):
         if rows.size == 0:
             continue

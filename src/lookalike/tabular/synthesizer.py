@@ -238,7 +238,9 @@ class Synthesizer:
             )
             model = self.selection_.winner
         seed = int(rng.integers(0, 2**31 - 1))
-        self._say(f"fitting the joint model ({model if isinstance(model, str) else type(model).__name__})")
+        self._say(
+            f"fitting the joint model ({model if isinstance(model, str) else type(model).__name__})"
+        )
         self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs).fit(Z, encoder.dims)
         self.columns_ = [str(c) for c in df.columns]
         self.schema_ = codecs
@@ -356,7 +358,9 @@ class Synthesizer:
         merged = self._where(where)
         conditions = self.encoder_.conditions(merged)
         exact = {k: v for k, v in merged.items() if not isinstance(v, tuple)}
-        rejecting = [c for c in self.constraints or [] if type(c).satisfied is not Constraint.satisfied]
+        rejecting = [
+            c for c in self.constraints or [] if type(c).satisfied is not Constraint.satisfied
+        ]
         parts: list[pd.DataFrame] = []
         collected = drawn = 0
         limit = MAX_DRAWS_PER_ROW * n + MAX_DRAWS_EXTRA
@@ -422,7 +426,9 @@ class Synthesizer:
         decoded = encoder.decode(rows)
         return pd.DataFrame({c.name: decoded[c.name] for c in encoder.modelled})
 
-    def _with_ids(self, frame: pd.DataFrame, n: int, rng: np.random.Generator, ids: str) -> pd.DataFrame:
+    def _with_ids(
+        self, frame: pd.DataFrame, n: int, rng: np.random.Generator, ids: str
+    ) -> pd.DataFrame:
         columns: dict[str, pd.Series] = {}
         for codec in self.encoder_.codecs:
             if isinstance(codec, IdCodec):
@@ -469,7 +475,9 @@ class Synthesizer:
         if not hasattr(self, "model_"):
             self.fit(df)
         if list(df.columns) != self.columns_:
-            raise ValueError("df must have the columns of the table the synthesizer was fitted on.")
+            raise ValueError(
+                "df must have the columns of the table the synthesizer was fitted on."
+            )
         counts = df[target].value_counts(dropna=True)
         if isinstance(strategy, str):
             if strategy != "balance":
@@ -488,7 +496,9 @@ class Synthesizer:
         for label, count in wanted.items():
             if count > 0:
                 label = label.item() if isinstance(label, np.generic) else label
-                frames.append(self._sample(self._check_n(count), {target: label}, rng, "regenerate"))
+                frames.append(
+                    self._sample(self._check_n(count), {target: label}, rng, "regenerate")
+                )
         return pd.concat(frames, ignore_index=True)[list(df.columns)]
 
     def summary(self) -> dict[str, Any]:

@@ -170,6 +170,12 @@ def level_scores(marginal: Marginal, codes: np.ndarray, rng: np.random.Generator
     return normal_scores(low + (high - low) * rng.random(codes.shape))
 
 
+def as_columns(z: Any) -> np.ndarray:
+    """Normal scores as a 2-D float array (one column per model dimension)."""
+    z = np.asarray(z, dtype=np.float64)
+    return z[:, np.newaxis] if z.ndim == 1 else z
+
+
 def plain(value: Any) -> Any:
     """A numpy scalar as the equivalent Python scalar (stored lists stay JSON-able)."""
     if isinstance(value, np.generic):

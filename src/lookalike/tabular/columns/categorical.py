@@ -20,6 +20,7 @@ from lookalike.tabular.columns.base import (
     ColumnCodec,
     Condition,
     ModelDim,
+    as_columns,
     discrete_dim,
     level_codes,
     level_interval,
@@ -122,8 +123,7 @@ class CategoricalCodec(ColumnCodec):
                 codes[i] = lookup[_key(self._plain(value))]
             except KeyError:
                 raise ValueError(
-                    f"value {value!r} of column {self.name!r} is not one of its fitted "
-                    "categories."
+                    f"value {value!r} of column {self.name!r} is not one of its fitted categories."
                 ) from None
         if self.missing_rate == 0 and np.any(codes == missing_code):
             raise ValueError(f"column {self.name!r} had no missing values when fitted.")
@@ -133,7 +133,7 @@ class CategoricalCodec(ColumnCodec):
         return level_scores(atoms_only(self.probabilities), self.codes(series), rng)[:, None]
 
     def decode(self, z: np.ndarray) -> pd.Series:
-        z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
+        z = as_columns(z)
         return self.from_codes(level_codes(atoms_only(self.probabilities), z[:, 0]))
 
     def from_codes(self, codes: np.ndarray) -> pd.Series:

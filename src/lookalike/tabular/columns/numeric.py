@@ -29,6 +29,7 @@ from lookalike.tabular.columns.base import (
     ColumnCodec,
     Condition,
     ModelDim,
+    as_columns,
     discrete_dim,
     level_codes,
     level_interval,
@@ -143,7 +144,7 @@ class NumericCodec(ColumnCodec):
         return out
 
     def decode(self, z: np.ndarray) -> pd.Series:
-        z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
+        z = as_columns(z)
         missing = np.isnan(z[:, 0])
         if self.missing_rate > 0:
             missing |= level_codes(self._indicator(), z[:, 1]) == 1
@@ -313,7 +314,9 @@ class IntegerCodec(NumericCodec):
 
     def check_value(self, value: float) -> Any:
         if isinstance(value, float | np.floating) and not float(value).is_integer():
-            raise ValueError(f"column {self.name!r} holds integers; {value!r} is not a whole number.")
+            raise ValueError(
+                f"column {self.name!r} holds integers; {value!r} is not a whole number."
+            )
         return int(value) if isinstance(value, float | np.floating) else value
 
     def describe(self) -> dict[str, Any]:

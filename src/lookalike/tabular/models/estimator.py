@@ -12,6 +12,15 @@ A Gaussian kernel density is sampled *variance-matched* (Silverman 1986, section
 scores keep the unit variance that their codecs decode to the observed marginals
 (unshrunk, every marginal would come out too wide and rare levels too frequent).
 
+The estimator's marginals are then *calibrated*: a fitted model's marginal of a score
+is close to, not exactly, the standard normal its codec decodes (a mixture fitted to
+a 1% level puts a little more or less than 1% of its mass in that level's interval).
+Each score is mapped through ``Phi^{-1}(G_j(z))``, with ``G_j`` the model's own marginal
+CDF (analytic for Gaussian mixtures of up to :data:`ANALYTIC_COMPONENTS` components,
+else the empirical CDF of :data:`CALIBRATION_DRAWS` draws), so every marginal decodes
+to the observed one; the map is monotone per score, so the dependence the model learned
+is kept (its copula is unchanged). Conditions are mapped back through the same maps.
+
 Conditions are met exactly, without rejection, for every estimator that is a Gaussian
 mixture (``GaussianMixture``, ``Gaussian``, and ``KernelDensity`` with the Gaussian
 kernel): :func:`lookalike._math.truncated.conditional_mixture_draws`. Other estimators
@@ -28,6 +37,7 @@ from typing import Any, Self
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from lookalike._math.marginals import normal_scores, uniforms
 from lookalike._math.truncated import conditional_mixture_draws
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ModelDim
@@ -36,6 +46,11 @@ from lookalike.tabular.models.base import Conditions, generator, satisfied
 #: Rejection (estimators that are not Gaussian mixtures): stop after this many draws per row.
 MAX_DRAWS_PER_ROW = 1000
 MAX_BATCH = 100_000
+#: Marginal calibration: grid of normal scores, analytic CDFs up to this many components,
+#: otherwise the empirical CDF of this many draws.
+CALIBRATION_GRID = np.linspace(-9.0, 9.0, 2049)
+ANALYTIC_COMPONENTS = 256
+CALIBRATION_DRAWS = 50_000
 
 
 class EstimatorModel(BaseEstimator):  # type: ignore[misc]
@@ -83,7 +98,38 @@ class EstimatorModel(BaseEstimator):  # type: ignore[misc]
         self.n_dims_ = Z.shape[1]
         self.training_rows_ = Z if _is_gaussian_kde(self.estimator_) else None
         self.acceptance_: float | None = None
+        self.calibration_ = self._marginal_cdfs(rng)
         return self
+
+    def _marginal_cdfs(self, rng: np.random.Generator) -> np.ndarray:
+        """The model's marginal CDF of every score on :data:`CALIBRATION_GRID`, (d, g)."""
+        mixture = self.mixture_parameters()
+        grid = CALIBRATION_GRID
+        if mixture is not None and mixture[0].size <= ANALYTIC_COMPONENTS:
+            weights, means, covariances = mixture
+            sds = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))  # (k or 1, d)
+            cdfs = np.einsum(
+                "k,kdg->dg",
+                weights / weights.sum(),
+                uniforms((grid[None, None, :] - means[:, :, None]) / sds[:, :, None]),
+            )
+        else:
+            draws = self._raw_draws(CALIBRATION_DRAWS, {}, rng)
+            cdfs = np.stack([np.searchsorted(np.sort(col), grid, side="right") for col in draws.T])
+            cdfs = cdfs / draws.shape[0]
+        # Strictly increasing, from 0 to 1, so that the map can be inverted.
+        ramp = np.linspace(0.0, 1.0, grid.size)
+        return (1.0 - 1e-9) * cdfs + 1e-9 * ramp
+
+    def _to_calibrated(self, raw: np.ndarray) -> np.ndarray:
+        out = np.empty_like(raw)
+        for j in range(raw.shape[1]):
+            out[:, j] = normal_scores(np.interp(raw[:, j], CALIBRATION_GRID, self.calibration_[j]))
+        return out
+
+    def _to_raw(self, j: int, z: float) -> float:
+        u = float(uniforms(np.array([z]))[0])
+        return float(np.interp(u, self.calibration_[j], CALIBRATION_GRID))
 
     def sample(
         self, n: int, conditions: Conditions | None = None, random_state: Any = None
@@ -92,7 +138,14 @@ class EstimatorModel(BaseEstimator):  # type: ignore[misc]
         if not hasattr(self, "estimator_"):
             raise NotFittedError("This EstimatorModel is not fitted yet; call fit first.")
         rng = generator(self.random_state if random_state is None else random_state)
-        conditions = dict(conditions or {})
+        raw_conditions = {}
+        for j, condition in (conditions or {}).items():
+            ends = tuple(self._to_raw(j, float(v)) for v in condition[1:])
+            raw_conditions[j] = (condition[0], *ends)
+        return self._to_calibrated(self._raw_draws(n, raw_conditions, rng))
+
+    def _raw_draws(self, n: int, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
+        """Draws of the estimator itself (uncalibrated scores) meeting ``conditions``."""
         mixture = self.mixture_parameters()
         if not conditions and (mixture is None or self.training_rows_ is None):
             return self._draw(n, rng)

@@ -163,6 +163,28 @@ class _Step:
             picks[bad] = heaviest
         return picks
 
+    def segments(self, smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each member's smoothing segments, in probability (``Phi(z)``) units.
+
+        A member's lower segment runs from it ``smoothing`` of the way to the next
+        lower score among all members (of every leaf), its upper segment likewise
+        upwards; each is taken with probability 1/2 (at the lowest and highest
+        member the outer segment is the member itself). In probability units the
+        members are the column's randomised probability integral transforms, so
+        interpolating there is the column codec's own interpolation between
+        neighbouring values, and an atom's members (uniform within its interval)
+        keep the atom's rate on average. Returns the members and the far ends of
+        their lower and upper segments.
+        """
+        u = special.ndtr(self.values)
+        order = np.argsort(u, kind="stable")
+        ranked = u[order]
+        below = np.concatenate((ranked[:1], ranked[:-1]))
+        above = np.concatenate((ranked[1:], ranked[-1:]))
+        lower, upper = np.empty_like(u), np.empty_like(u)
+        lower[order], upper[order] = below, above
+        return u, u + smoothing * (lower - u), u + smoothing * (upper - u)
+
     def leaf_means(self, member_weights: np.ndarray) -> np.ndarray:
         """Mean of ``member_weights`` over each leaf's members."""
         return np.add.reduceat(member_weights, self.offsets[:-1]) / self.counts
@@ -197,13 +219,19 @@ default="auto"
         ``"fewest-levels-first"``: discrete columns by increasing number of levels,
         then the others; ``"auto"``: the order chosen by measurement
         (:data:`AUTO_ORDER`); a list names every column once.
-    smoothing : float, default=0.0
-        Kernel smoothing of continuous dimensions: a copied normal score gets Gaussian
-        noise of standard deviation ``smoothing`` times its leaf's Silverman
-        bandwidth (``1.06 sd n_leaf^(-1/5)``), so continuous values are not copied.
-        0 copies values exactly. The noise also moves values across the edges of a
-        continuous column's atoms, so atoms of such columns drift slightly from their
-        observed rates when ``smoothing > 0``.
+    smoothing : float in [0, 1], default=0.0
+        Smoothing of continuous dimensions, so that their values are not copied: the
+        copied normal score moves uniformly up to ``smoothing`` of the way towards
+        the next lower or higher training score of the dimension (at random),
+        uniformly in probability ``Phi(z)``: a continuous value comes out between
+        the copied value and its neighbour in the column's sorted values (the
+        column codec's own interpolation), so it is no longer a copy, while the
+        dependence is that of the copied member. 0 copies values exactly. The
+        column's marginal is unchanged on average; a member at the edge of an
+        atom's interval (values repeated in the data) moves to the neighbouring
+        value with probability about ``smoothing / (4 count)``, so an exact
+        dependence on an atom (a code and its label) can break in about that share
+        of rows.
     random_state : None, int, RandomState or Generator, default=None
         Seeds the trees' tie-breaking at fit (sampling takes its own ``random_state``).
 
@@ -240,10 +268,12 @@ default="auto"
     it: for a discrete dimension, the share of members whose level lies in the
     interval (a partly covered level counts by the part of its probability covered);
     for a continuous dimension, the share of members within the interval (with
-    smoothing, their kernel mass there), or, for a point, the members' Gaussian kernel
-    density at the point (bandwidth as for smoothing, with a factor of at least 1).
-    The conditioned dimension itself is then drawn from the leaf's members in
-    proportion to their weight, and fixed to the point, or kept within the interval.
+    smoothing, the share of their smoothing segments inside it) or, for a point, the
+    leaf's density there: the smoothing segments' density, or without smoothing
+    (leaf sampling has no density then) a Gaussian kernel density with the leaf's
+    Silverman bandwidth ``1.06 sd n_leaf^(-1/5)``. The conditioned dimension itself is
+    then drawn from the leaf's members in proportion to their weight (and within the
+    part of their segment inside the interval), or fixed to the point.
     Where a conditioned dimension is visited first, this is its conditional marginal
     and needs no resampling. Otherwise the rows visited so far are proposals from the
     model, and the product of their leaves' weights is the importance weight of the
@@ -289,7 +319,7 @@ default="auto"
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         "min_samples_leaf": Interval(1, None, integer=True),
         "max_depth": Interval(1, None, integer=True, allow_none=True),
-        "smoothing": Interval(0.0, None),
+        "smoothing": Interval(0.0, 1.0),
         "random_state": RandomState(),
     }
 
@@ -325,11 +355,6 @@ default="auto"
         self : SequentialTrees
         """
         validate_params(self, self._parameter_constraints)
-        if not np.isfinite(float(self.smoothing)):
-            raise InvalidParameterError(
-                f"The 'smoothing' parameter of SequentialTrees must be finite. Got "
-                f"{self.smoothing!r} instead."
-            )
         Z, dims = _check_model_space(Z, dims)
         columns = _columns(dims)
         self.order_ = self._visit_order(columns)
@@ -422,7 +447,7 @@ default="auto"
             used = np.unique(nodes)
             leaf_of_node[used] = np.arange(used.size)
             leaf = leaf_of_node[nodes]
-        grouped = np.argsort(leaf, kind="stable")
+        grouped = np.lexsort((target, leaf))  # by leaf, then by value
         counts = np.bincount(leaf)
         offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         values = target[grouped]
@@ -576,14 +601,21 @@ default="auto"
         low, high = (-np.inf, np.inf) if condition is None else condition[1:3]
         if dim.discrete:
             return _level_scores(dim, step.values[members].astype(np.int64), low, high, rng)
-        scores = step.values[members].copy()
+        scores = step.values[members]
         if self.smoothing > 0:
-            leaf = np.searchsorted(step.offsets, members, side="right") - 1
-            h = float(self.smoothing) * step.bandwidth[leaf]
+            u, lower, upper = step.segments(float(self.smoothing))
+            u_low, u_high = special.ndtr(low), special.ndtr(high)
             if condition is None:
-                scores += h * rng.standard_normal(members.size)
+                downward = rng.random(members.size) < 0.5
             else:
-                scores = _truncated_normal(scores, h, float(low), float(high), rng)
+                low_part = _covered(lower, u, u_low, u_high)[members]
+                total = low_part + _covered(u, upper, u_low, u_high)[members]
+                downward = rng.random(members.size) * total < low_part
+            start = np.where(downward, lower[members], u[members])
+            stop = np.where(downward, u[members], upper[members])
+            start, stop = np.maximum(start, u_low), np.minimum(stop, u_high)
+            drawn = start + rng.random(members.size) * np.maximum(stop - start, 0.0)
+            scores = np.where(stop > start, normal_scores(drawn), scores)
         return np.clip(scores, low, high)
 
     def _check_conditions(self, conditions: Conditions | None) -> dict[int, Condition]:
@@ -727,24 +759,38 @@ def _member_weights(
             covered = np.clip(np.minimum(bounds[1:], hi) - np.maximum(bounds[:-1], lo), 0, None)
             share = covered / np.maximum(np.diff(bounds), 1e-300)
         return share[values.astype(np.int64)]
-    h = np.repeat(step.bandwidth, step.counts)
+    if condition[0] == "point" and smoothing > 0:
+        # The density in probability units; its factor phi(z) to normal-score units
+        # is the same for every member and cancels in the resampling.
+        u, lower, upper = step.segments(smoothing)
+        point = float(special.ndtr(condition[1]))
+        return 0.5 * (_density(lower, u, point) + _density(u, upper, point))
     if condition[0] == "point":
-        h = h * max(smoothing, 1.0)
+        h = np.repeat(step.bandwidth, step.counts)
         return np.exp(-0.5 * ((condition[1] - values) / h) ** 2) / (h * np.sqrt(2 * np.pi))
     low, high = float(condition[1]), float(condition[2])
     if smoothing > 0:
-        h = h * smoothing
-        return np.clip(special.ndtr((high - values) / h) - special.ndtr((low - values) / h), 0, 1)
+        u, lower, upper = step.segments(smoothing)
+        u_low, u_high = float(special.ndtr(low)), float(special.ndtr(high))
+        return 0.5 * (_covered(lower, u, u_low, u_high) + _covered(u, upper, u_low, u_high))
     return ((values >= low) & (values <= high)).astype(np.float64)
 
 
-def _truncated_normal(
-    centre: np.ndarray, h: np.ndarray, low: float, high: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Draws from ``N(centre, h^2)`` restricted to ``[low, high]`` (inverse CDF)."""
-    a, b = special.ndtr((low - centre) / h), special.ndtr((high - centre) / h)
-    u = a + (b - a) * rng.random(centre.size)
-    return centre + h * special.ndtri(np.clip(u, 1e-300, 1 - 1e-16))
+def _density(start: np.ndarray, stop: np.ndarray, point: float) -> np.ndarray:
+    """Uniform density of each segment ``[start, stop]`` (either order) at ``point``."""
+    low, high = np.minimum(start, stop), np.maximum(start, stop)
+    length = high - low
+    with np.errstate(divide="ignore"):
+        return np.where((length > 0) & (low <= point) & (point <= high), 1.0 / length, 0.0)
+
+
+def _covered(start: np.ndarray, stop: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Share of each segment ``[start, stop]`` inside ``[low, high]`` (a point: 0 or 1)."""
+    length = stop - start
+    inside = np.clip(np.minimum(stop, high) - np.maximum(start, low), 0.0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(length > 0, inside / length, 0.0)
+    return np.where(length > 0, share, (start >= low) & (start <= high))
 
 
 def _check_condition(j: int, condition: Any) -> Condition:

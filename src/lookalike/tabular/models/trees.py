@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from scipy import special
 from sklearn.base import BaseEstimator
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.validation import check_is_fitted
@@ -38,7 +36,14 @@ from lookalike._math.marginals import normal_scores
 from lookalike._validation import Interval, RandomState, validate_params
 from lookalike.exceptions import InvalidParameterError
 from lookalike.tabular.columns import Condition, ModelDim
-from lookalike.tabular.models.base import Conditions, generator, resample
+from lookalike.tabular.models._leaves import Leaves, member_weights, silverman
+from lookalike.tabular.models.base import (
+    Conditions,
+    generator,
+    level_bounds,
+    level_scores,
+    resample,
+)
 
 #: Discrete dimensions with at most this many levels are predicted by a classifier;
 #: dimensions with more levels by a regressor on their normal scores.
@@ -52,12 +57,6 @@ MIN_EMPTY_PROPOSALS = 2**14
 
 #: Below this share of the requested rows, the effective sample size earns a warning.
 MIN_ESS_SHARE = 0.25
-
-#: Uniforms drawn inside a level stay this far (relatively) from the level's ends.
-_MARGIN = 1e-6
-
-#: A leaf's kernel bandwidth is at least this (normal-score units).
-_MIN_BANDWIDTH = 1e-3
 
 
 class EffectiveSampleSizeWarning(UserWarning):
@@ -98,96 +97,6 @@ ORDERS: dict[str, Callable[[Mapping[str, list[ModelDim]]], list[str]]] = {
 
 #: The order ``"auto"`` stands for (chosen by held-out detector AUC; see the class notes).
 AUTO_ORDER = "discrete-first"
-
-
-# ---------------------------------------------------------------------------------------
-# One visited dimension: its tree and its leaves
-
-
-@dataclass
-class _Step:
-    """A dimension's conditional model: a tree over earlier dimensions and its leaves.
-
-    ``values[offsets[k]:offsets[k + 1]]`` are the members of leaf ``k``: normal scores
-    (continuous dimensions) or level codes (discrete dimensions). The tree's features
-    are the first ``position`` columns of the predictor matrix, which holds the model
-    dimensions in visit order.
-    """
-
-    dim: int
-    position: int
-    tree: DecisionTreeClassifier | DecisionTreeRegressor | None
-    leaf_of_node: np.ndarray
-    offsets: np.ndarray
-    values: np.ndarray
-    bandwidth: np.ndarray
-    indicator: int | None
-
-    @property
-    def counts(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def leaves(self, P: np.ndarray) -> np.ndarray:
-        """The leaf of each row of ``P``, the predictors in visit order (a prefix is used)."""
-        if self.tree is None or P.shape[0] == 0:
-            return np.zeros(P.shape[0], dtype=np.int64)
-        return self.leaf_of_node[self.tree.apply(P[:, : self.position], check_input=False)]
-
-    def uniform_members(self, leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A uniformly drawn member of each row's leaf (indices into ``values``)."""
-        start, count = self.offsets[leaf], self.counts[leaf]
-        return start + np.minimum((rng.random(leaf.size) * count).astype(np.int64), count - 1)
-
-    def weighted_members(
-        self, leaf: np.ndarray, weights: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        """A member of each row's leaf drawn with probability proportional to ``weights``.
-
-        Every row's leaf must hold a member of positive weight.
-        """
-        cumulative = np.concatenate(([0.0], np.cumsum(weights)))
-        start, stop = self.offsets[leaf], self.offsets[leaf + 1]
-        low, high = cumulative[start], cumulative[stop]
-        targets = low + rng.random(leaf.size) * (high - low)
-        picks = np.searchsorted(cumulative, targets, side="right") - 1
-        picks = np.clip(picks, start, stop - 1)
-        # Rounding can land on a zero-weight neighbour: move to the leaf's heaviest member.
-        bad = weights[picks] <= 0
-        if bad.any():
-            heaviest = np.array(
-                [
-                    start[i] + int(np.argmax(weights[start[i] : stop[i]]))
-                    for i in np.flatnonzero(bad)
-                ]
-            )
-            picks[bad] = heaviest
-        return picks
-
-    def segments(self, smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each member's smoothing segments, in probability (``Phi(z)``) units.
-
-        A member's lower segment runs from it ``smoothing`` of the way to the next
-        lower score among all members (of every leaf), its upper segment likewise
-        upwards; each is taken with probability 1/2 (at the lowest and highest
-        member the outer segment is the member itself). In probability units the
-        members are the column's randomised probability integral transforms, so
-        interpolating there is the column codec's own interpolation between
-        neighbouring values, and an atom's members (uniform within its interval)
-        keep the atom's rate on average. Returns the members and the far ends of
-        their lower and upper segments.
-        """
-        u = special.ndtr(self.values)
-        order = np.argsort(u, kind="stable")
-        ranked = u[order]
-        below = np.concatenate((ranked[:1], ranked[:-1]))
-        above = np.concatenate((ranked[1:], ranked[-1:]))
-        lower, upper = np.empty_like(u), np.empty_like(u)
-        lower[order], upper[order] = below, above
-        return u, u + smoothing * (lower - u), u + smoothing * (upper - u)
-
-    def leaf_means(self, member_weights: np.ndarray) -> np.ndarray:
-        """Mean of ``member_weights`` over each leaf's members."""
-        return np.add.reduceat(member_weights, self.offsets[:-1]) / self.counts
 
 
 # ---------------------------------------------------------------------------------------
@@ -415,7 +324,7 @@ default="auto"
         j: int,
         position: int,
         rng: np.random.Generator,
-    ) -> _Step:
+    ) -> Leaves:
         dims = self.dims_
         dim = dims[j]
         indicator = _indicator_of(dims, j)
@@ -453,8 +362,8 @@ default="auto"
         values = target[grouped]
         bandwidth = np.zeros(0)
         if not dim.discrete:
-            bandwidth = _silverman(values, leaf[grouped], counts)
-        return _Step(
+            bandwidth = silverman(values, leaf[grouped], counts)
+        return Leaves(
             dim=j,
             position=position,
             tree=tree,
@@ -564,7 +473,7 @@ default="auto"
                 scores = self._scores(step, dim, members, None, rng)
             else:
                 assert log_weight is not None
-                member_weight = _member_weights(step, dim, condition, smoothing)
+                member_weight = member_weights(step, dim, condition, smoothing)
                 leaf_weight = step.leaf_means(member_weight)
                 if not np.any(leaf_weight > 0):
                     raise ValueError(
@@ -589,7 +498,7 @@ default="auto"
 
     def _scores(
         self,
-        step: _Step,
+        step: Leaves,
         dim: ModelDim,
         members: np.ndarray,
         condition: Condition | None,
@@ -600,22 +509,10 @@ default="auto"
             return np.full(members.size, float(condition[1]))
         low, high = (-np.inf, np.inf) if condition is None else condition[1:3]
         if dim.discrete:
-            return _level_scores(dim, step.values[members].astype(np.int64), low, high, rng)
+            return level_scores(dim, step.values[members].astype(np.int64), rng, low, high)
         scores = step.values[members]
         if self.smoothing > 0:
-            u, lower, upper = step.segments(float(self.smoothing))
-            u_low, u_high = special.ndtr(low), special.ndtr(high)
-            if condition is None:
-                downward = rng.random(members.size) < 0.5
-            else:
-                low_part = _covered(lower, u, u_low, u_high)[members]
-                total = low_part + _covered(u, upper, u_low, u_high)[members]
-                downward = rng.random(members.size) * total < low_part
-            start = np.where(downward, lower[members], u[members])
-            stop = np.where(downward, u[members], upper[members])
-            start, stop = np.maximum(start, u_low), np.minimum(stop, u_high)
-            drawn = start + rng.random(members.size) * np.maximum(stop - start, 0.0)
-            scores = np.where(stop > start, normal_scores(drawn), scores)
+            scores = step.smoothed(members, float(self.smoothing), low, high, rng)
         return np.clip(scores, low, high)
 
     def _check_conditions(self, conditions: Conditions | None) -> dict[int, Condition]:
@@ -709,88 +606,9 @@ def _empty(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return np.empty((n, m), order="F"), np.empty((n, m), dtype=np.float32)
 
 
-def _level_bounds(dim: ModelDim) -> np.ndarray:
-    """The probability (uniform) bounds of a discrete dimension's levels, ``levels + 1``."""
-    return np.concatenate(([0.0], special.ndtr(np.asarray(dim.cuts, dtype=np.float64)), [1.0]))
-
-
 def _level_midpoints(dim: ModelDim) -> np.ndarray:
-    bounds = _level_bounds(dim)
+    bounds = level_bounds(dim)
     return normal_scores(0.5 * (bounds[:-1] + bounds[1:]))
-
-
-def _level_scores(
-    dim: ModelDim, codes: np.ndarray, low: float, high: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Normal scores uniform (in probability) within each level, inside ``[low, high]``."""
-    bounds = _level_bounds(dim)
-    a = np.maximum(bounds[codes], special.ndtr(low))
-    b = np.minimum(bounds[codes + 1], special.ndtr(high))
-    u = a + (b - a) * (_MARGIN + (1.0 - 2.0 * _MARGIN) * rng.random(codes.size))
-    cuts = np.concatenate(([-np.inf], np.asarray(dim.cuts, dtype=np.float64), [np.inf]))
-    z_low, z_high = np.maximum(cuts[codes], low), np.minimum(cuts[codes + 1], high)
-    z = np.clip(normal_scores(u), z_low, z_high)
-    wrong = dim.codes(z) != codes
-    if wrong.any():  # a score rounded onto a cut: take the middle of the allowed range
-        z[wrong] = normal_scores(0.5 * (a[wrong] + b[wrong]))
-        z[wrong] = np.clip(z[wrong], z_low[wrong], z_high[wrong])
-    return z
-
-
-def _silverman(values: np.ndarray, leaf: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Silverman's bandwidth ``1.06 sd n^(-1/5)`` of each leaf's members."""
-    mean = np.bincount(leaf, values, minlength=counts.size) / counts
-    spread = np.bincount(leaf, (values - mean[leaf]) ** 2, minlength=counts.size) / counts
-    return np.maximum(1.06 * np.sqrt(spread) * counts ** (-0.2), _MIN_BANDWIDTH)
-
-
-def _member_weights(
-    step: _Step, dim: ModelDim, condition: Condition, smoothing: float
-) -> np.ndarray:
-    """The probability (or density, for a point) each member gives ``condition``."""
-    values = step.values
-    if dim.discrete:
-        bounds = _level_bounds(dim)
-        if condition[0] == "point":
-            share = np.zeros(dim.levels)
-            share[int(dim.codes(np.array([condition[1]]))[0])] = 1.0
-        else:
-            lo, hi = special.ndtr(condition[1]), special.ndtr(condition[2])
-            covered = np.clip(np.minimum(bounds[1:], hi) - np.maximum(bounds[:-1], lo), 0, None)
-            share = covered / np.maximum(np.diff(bounds), 1e-300)
-        return share[values.astype(np.int64)]
-    if condition[0] == "point" and smoothing > 0:
-        # The density in probability units; its factor phi(z) to normal-score units
-        # is the same for every member and cancels in the resampling.
-        u, lower, upper = step.segments(smoothing)
-        point = float(special.ndtr(condition[1]))
-        return 0.5 * (_density(lower, u, point) + _density(u, upper, point))
-    if condition[0] == "point":
-        h = np.repeat(step.bandwidth, step.counts)
-        return np.exp(-0.5 * ((condition[1] - values) / h) ** 2) / (h * np.sqrt(2 * np.pi))
-    low, high = float(condition[1]), float(condition[2])
-    if smoothing > 0:
-        u, lower, upper = step.segments(smoothing)
-        u_low, u_high = float(special.ndtr(low)), float(special.ndtr(high))
-        return 0.5 * (_covered(lower, u, u_low, u_high) + _covered(u, upper, u_low, u_high))
-    return ((values >= low) & (values <= high)).astype(np.float64)
-
-
-def _density(start: np.ndarray, stop: np.ndarray, point: float) -> np.ndarray:
-    """Uniform density of each segment ``[start, stop]`` (either order) at ``point``."""
-    low, high = np.minimum(start, stop), np.maximum(start, stop)
-    length = high - low
-    with np.errstate(divide="ignore"):
-        return np.where((length > 0) & (low <= point) & (point <= high), 1.0 / length, 0.0)
-
-
-def _covered(start: np.ndarray, stop: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Share of each segment ``[start, stop]`` inside ``[low, high]`` (a point: 0 or 1)."""
-    length = stop - start
-    inside = np.clip(np.minimum(stop, high) - np.maximum(start, low), 0.0, None)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(length > 0, inside / length, 0.0)
-    return np.where(length > 0, share, (start >= low) & (start <= high))
 
 
 def _check_condition(j: int, condition: Any) -> Condition:

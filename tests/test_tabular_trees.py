@@ -99,7 +99,7 @@ def test_init_stores_parameters_and_clone_works():
         "min_samples_leaf": 7,
         "max_depth": 4,
         "order": "auto",
-        "smoothing": 0.0,
+        "smoothing": 1.0,
         "random_state": 2,
     }
     assert copy.set_params(smoothing=0.5).smoothing == 0.5
@@ -157,7 +157,8 @@ def test_first_two_visited_columns_have_the_exact_empirical_marginal(table, Z, e
     # of leaves of a tree on the first, which a synthetic row reaches as often as a
     # training row does: both marginals equal the training table's exactly, so a
     # chi-square goodness-of-fit test against the training shares holds at ALPHA.
-    model = SequentialTrees(order=["K", "A", "B", "X", "W"], random_state=1).fit(Z, encoder.dims)
+    model = SequentialTrees(order=["K", "A", "B", "X", "W"], smoothing=0.0, random_state=1)
+    model.fit(Z, encoder.dims)
     synthetic = decode(encoder, model.sample(N, random_state=2))
     for name in ("K", "A"):
         p = chi_square_gof(
@@ -187,14 +188,27 @@ def test_every_level_atom_and_missing_rate_at_the_training_rate(table, model, en
 # Dependence
 
 
-def test_impossible_combinations_never_come_out(model, encoder):
+def test_impossible_combinations_never_come_out_of_leaf_copies(Z, encoder):
     # Under the table's law these combinations have probability 0 (X outside its band:
-    # below 1e-6 per row), so a held-out real sample shows none: neither may the model.
+    # below 1e-6 per row), so a held-out real sample shows none. Copying leaf members
+    # (smoothing = 0) never produces them.
+    exact = SequentialTrees(smoothing=0.0, random_state=0).fit(Z, encoder.dims)
+    synthetic = decode(encoder, exact.sample(N, random_state=9))
+    pairs = set(zip(synthetic["A"], synthetic["B"], strict=True))
+    assert not pairs & IMPOSSIBLE
+    assert (np.abs(synthetic["X"] - synthetic["A"].map(BANDS)) < 5).all()
+
+
+def test_impossible_combinations_with_smoothing_stay_below_a_real_samples_bound(model, encoder):
+    # Smoothing moves a band's outermost value towards the next band's, so a few rows
+    # per ten thousand fall between bands; a held-out real sample of N rows shows none
+    # of them, and the synthetic rate stays below that zero count's one-sided 1 - ALPHA
+    # Clopper-Pearson bound (1 - ALPHA^(1/N) = 0.0023). Categories are never smoothed.
     synthetic = decode(encoder, model.sample(N, random_state=9))
     pairs = set(zip(synthetic["A"], synthetic["B"], strict=True))
     assert not pairs & IMPOSSIBLE
-    band = synthetic["A"].map(BANDS)
-    assert (np.abs(synthetic["X"] - band) < 5).all()
+    outside = (np.abs(synthetic["X"] - synthetic["A"].map(BANDS)) >= 5).mean()
+    assert outside <= stats.beta.ppf(1 - ALPHA, 1, N)
 
 
 def test_penguin_species_island_and_flipper_dependence_is_kept():
@@ -309,8 +323,13 @@ def test_conditions_without_mass_raise(Z, encoder, model):
     j = encoder.spans["X"][0]
     scores = np.sort(Z[:, j])
     gap = (float(scores[10]) + 1e-12, float(scores[11]) - 1e-12)  # between two members
+    exact = SequentialTrees(smoothing=0.0, random_state=0).fit(Z, encoder.dims)
     with pytest.raises(ValueError, match="no probability"):
-        model.sample(10, {j: ("interval", *gap)}, random_state=0)
+        exact.sample(10, {j: ("interval", *gap)}, random_state=0)
+    model.sample(10, {j: ("interval", *gap)}, random_state=0)  # smoothing covers gaps
+    below = (float(scores[0]) - 1.0, float(scores[0]) - 1e-9)  # below every member
+    with pytest.raises(ValueError, match="no probability"):
+        model.sample(10, {j: ("interval", *below)}, random_state=0)
     with pytest.raises(ValueError, match="no probability"):
         model.sample(10, encoder.conditions({"A": "c", "B": "x"}), random_state=0)
     value = encoder.spans["W"][0]
@@ -326,7 +345,8 @@ def test_conditions_without_mass_raise(Z, encoder, model):
 def test_smoothing_stops_copying_continuous_values_and_keeps_atoms(table, Z, encoder, model):
     j = encoder.spans["X"][0]
     observed = set(Z[:, j].tolist())
-    copied = model.sample(500, random_state=1)[:, j]
+    exact = SequentialTrees(smoothing=0.0, random_state=0).fit(Z, encoder.dims)
+    copied = exact.sample(500, random_state=1)[:, j]
     assert all(z in observed for z in copied)
     smooth = SequentialTrees(smoothing=1.0, random_state=0).fit(Z, encoder.dims)
     S = smooth.sample(N, random_state=1)

@@ -29,7 +29,9 @@ def _numeric(frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
             numbers = values.astype("int64").astype(float)
             numbers[both.isna().to_numpy()] = np.nan
             out[name] = numbers
-        elif pd.api.types.is_bool_dtype(both.dtype) or not pd.api.types.is_numeric_dtype(both.dtype):
+        elif pd.api.types.is_bool_dtype(both.dtype) or not pd.api.types.is_numeric_dtype(
+            both.dtype
+        ):
             codes = pd.Categorical(both.astype(str)).codes.astype(float)
             codes[both.isna().to_numpy()] = np.nan
             out[name] = codes
@@ -39,7 +41,11 @@ def _numeric(frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
 
 
 def detector_auc(
-    real: pd.DataFrame, synthetic: pd.DataFrame, *, n_folds: int = 3, max_rows: int | None = 20_000,
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    *,
+    n_folds: int = 3,
+    max_rows: int | None = 20_000,
     random_state: Any = 0,
 ) -> DetectorResult:
     rng = np.random.default_rng(random_state)

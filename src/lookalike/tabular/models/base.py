@@ -28,7 +28,7 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 
-from lookalike._math.marginals import uniforms
+from lookalike._math.marginals import normal_scores, uniforms
 from lookalike.tabular.columns import Condition, ModelDim
 
 #: A model's conditions: model dimension index -> condition.
@@ -116,3 +116,43 @@ def row_features(Z: np.ndarray, dims: Sequence[ModelDim]) -> np.ndarray:
         else:
             blocks.append(np.nan_to_num(column, nan=0.0)[:, None])
     return np.hstack(blocks)
+
+
+#: Uniforms drawn inside a level stay this far (relatively) from the level's ends.
+LEVEL_MARGIN = 1e-6
+
+
+def level_bounds(dim: ModelDim) -> np.ndarray:
+    """The probability bounds of a discrete dimension's levels: ``levels + 1`` values.
+
+    Level ``k`` holds the normal scores whose ``Phi`` lies between ``bounds[k]`` and
+    ``bounds[k + 1]``.
+    """
+    return np.concatenate(([0.0], uniforms(np.asarray(dim.cuts, dtype=np.float64)), [1.0]))
+
+
+def level_scores(
+    dim: ModelDim,
+    codes: np.ndarray,
+    rng: np.random.Generator,
+    low: float = -np.inf,
+    high: float = np.inf,
+) -> np.ndarray:
+    """Normal scores drawn uniformly (in probability) within each level, inside ``[low, high]``.
+
+    ``codes`` are levels of the discrete dimension ``dim``; each score's level is
+    ``codes`` exactly (``dim.codes`` gives them back) and every score lies in
+    ``[low, high]``, which must overlap each code's level.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    bounds = level_bounds(dim)
+    a = np.maximum(bounds[codes], uniforms(np.asarray(low)))
+    b = np.minimum(bounds[codes + 1], uniforms(np.asarray(high)))
+    u = a + (b - a) * (LEVEL_MARGIN + (1.0 - 2.0 * LEVEL_MARGIN) * rng.random(codes.size))
+    cuts = np.concatenate(([-np.inf], np.asarray(dim.cuts, dtype=np.float64), [np.inf]))
+    z_low, z_high = np.maximum(cuts[codes], low), np.minimum(cuts[codes + 1], high)
+    z = np.clip(normal_scores(u), z_low, z_high)
+    wrong = dim.codes(z) != codes
+    if wrong.any():  # a score rounded onto a cut: the middle of the allowed range
+        z[wrong] = np.clip(normal_scores(0.5 * (a[wrong] + b[wrong])), z_low[wrong], z_high[wrong])
+    return z

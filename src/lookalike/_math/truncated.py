@@ -119,8 +119,8 @@ def conditional_mixture_draws(
     lows = np.array([intervals[j][0] for j in ranged])
     highs = np.array([intervals[j][1] for j in ranged])
     if ranged.size:
-        diag = factors[:, 0, 0] if shared else factors[:, 0, 0]
-        scale = diag if not shared else np.full(k, diag[0])
+        diag = factors[:, 0, 0]  # conditional sd of the first ranged dimension
+        scale = np.full(k, diag[0]) if shared else diag
         log_w = log_w + log_interval_mass(
             (lows[0] - cond_means[:, 0]) / scale, (highs[0] - cond_means[:, 0]) / scale
         )

@@ -6,6 +6,10 @@ dense matrices, explicit loops. Fast code is tested against them.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -148,3 +152,38 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def overlapping() -> np.ndarray:
     return make_overlapping()
+
+
+# --------------------------------------------------------------------------------------
+# Time limits: a case that hangs fails instead of stalling the suite
+
+
+class _TimeLimitExceeded(BaseException):
+    """Raised by the alarm; a BaseException so that no ``except Exception`` swallows it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str = "the call"):
+    """Fail the test if the block runs longer than ``seconds`` of wall-clock time.
+
+    Uses ``SIGALRM`` (POSIX, main thread): the signal interrupts blocking system
+    calls too (opening a FIFO, reading a device), so a hang becomes a test
+    failure. Where ``SIGALRM`` is missing the block runs without a limit.
+    """
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise _TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimeLimitExceeded:
+        pytest.fail(f"{what} did not finish within {seconds:g} s", pytrace=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import tracemalloc
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -262,3 +263,90 @@ def test_errors_are_clear():
     model = la.GaussianMixture(2, random_state=0).fit(Chunks([X]))
     with pytest.raises(ValueError, match="expecting 3 features"):
         model.score_samples(Chunks([X[:, :2]]))
+
+
+# --------------------------------------------------------------------------------------
+# Sources that fail (issue 12): clear errors of scikit-learn's types, naming the problem,
+# with the original error chained
+
+
+def test_a_source_that_raises_names_the_chunk():
+    X = make_overlapping(300, seed=9)
+
+    def breaks_after_one() -> Any:
+        yield X
+        raise RuntimeError("the disk went away")
+
+    with pytest.raises(
+        ValueError, match=r"Reading chunk 1 of Chunks\(.*RuntimeError: the disk"
+    ) as caught:
+        la.GaussianMixture(2, random_state=0).fit(Chunks(breaks_after_one))
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+    def cannot_start() -> Any:
+        raise OSError("no such bucket")
+
+    with pytest.raises(ValueError, match=r"Calling the source of Chunks.*OSError: no such bucket"):
+        la.GaussianMixture(2).fit(Chunks(cannot_start))
+
+
+@pytest.mark.parametrize("returned", [5, None, "a string", {"a": 1}])
+def test_a_source_function_must_return_an_iterable(returned):
+    with pytest.raises(
+        TypeError, match=f"must return an iterable .* returned {type(returned).__name__}"
+    ):
+        la.GaussianMixture(2).fit(Chunks(lambda: returned))
+
+
+@pytest.mark.parametrize("chunk", [None, {"a": [1.0, 2.0]}, 3.5, "rows"])
+def test_a_chunk_that_is_not_an_array(chunk):
+    X = make_overlapping(300, seed=9)
+    with pytest.raises(
+        TypeError, match=f"Chunk 1 is a {type(chunk).__name__}; every chunk must be"
+    ):
+        la.GaussianMixture(2).fit(Chunks([X, chunk]))
+
+
+@pytest.mark.parametrize("source", ["data.csv", b"rows", {"a": [1]}])
+def test_a_source_that_is_a_name_or_a_dict(source):
+    with pytest.raises(TypeError, match=r"Read files with Chunks\.from_csv"):
+        Chunks(source)
+
+
+def test_unknown_csv_columns_and_options(tmp_path):
+    X = make_overlapping(100, seed=2)
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "one.csv", index=False)
+    pd.DataFrame(X[:, :2], columns=["a", "b"]).to_csv(tmp_path / "two.csv", index=False)
+    with pytest.raises(
+        ValueError,
+        match=r"Column\(s\) \['zz'\] are not in .*one\.csv \(it has \['a', 'b', 'c'\]\)",
+    ):
+        Chunks.from_csv(tmp_path / "one.csv", columns=["a", "zz"])
+    # A later file lacking a column: found when that file is reached, named with it.
+    chunks = Chunks.from_csv(tmp_path, columns=["a", "c"])
+    with pytest.raises(
+        ValueError, match=r"chunk 1 of Chunks.from_csv.*\['c'\] are not in .*two\.csv"
+    ):
+        la.GaussianMixture(2).fit(chunks)
+    with pytest.raises(
+        TypeError, match=r"Invalid option for reading .*unexpected keyword argument 'bogus'"
+    ):
+        Chunks.from_csv(tmp_path / "one.csv", bogus=1)
+    with pytest.raises(TypeError, match=r"sets \['chunksize'\] itself"):
+        Chunks.from_csv(tmp_path / "one.csv", chunksize=10)
+    for rows in (0, True, "10", 2.5):
+        with pytest.raises(ValueError, match="chunk_rows must be a positive integer"):
+            Chunks.from_csv(tmp_path / "one.csv", chunk_rows=rows)
+
+
+def test_a_file_that_is_not_parquet(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "table.parquet"
+    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(path, index=False)
+    with pytest.raises(
+        ValueError, match=r"table\.parquet cannot be read as Parquet .*Use Chunks.from_csv"
+    ) as caught:
+        Chunks.from_parquet(path)
+    assert caught.value.__cause__ is not None
+    with pytest.raises(ValueError, match="chunk_rows must be a positive integer"):
+        Chunks.from_parquet(path, chunk_rows=False)

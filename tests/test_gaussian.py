@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from sklearn.exceptions import NotFittedError
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from lookalike.exceptions import InvalidParameterError
@@ -143,14 +144,22 @@ def test_large_offset_keeps_accuracy():
     assert_allclose(shifted.mean_ - 1e6, plain.mean_, atol=1e-8)
 
 
-def test_float32_input_keeps_float64_statistics():
+def test_float32_input_uses_float64_statistics_and_returns_float32():
+    # float64 statistics (equal to the float64 fit up to the final rounding), stored in
+    # X's dtype as a one-component mixture of scikit-learn's would be.
     X = correlated().astype(np.float32)
     model = Gaussian().fit(X)
     reference = Gaussian().fit(X.astype(np.float64))
-    assert model.mean_.dtype == np.float64
-    assert model.covariance_.dtype == np.float64
-    assert_allclose(model.covariance_, reference.covariance_, rtol=1e-12)
-    assert model.score_samples(X).dtype == np.float64
+    theirs = SkGaussianMixture(1, reg_covar=0.0).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(model, name).dtype == getattr(theirs, name).dtype == np.float32
+    assert model.mean_.dtype == model.covariance_.dtype == np.float32
+    assert_allclose(model.covariance_, reference.covariance_, rtol=1e-6)
+    scores = model.score_samples(X)
+    assert scores.dtype == theirs.score_samples(X).dtype == np.float32
+    assert_allclose(scores, reference.score_samples(X), rtol=1e-6)
+    assert model.score_samples(X.astype(np.float64)).dtype == np.float64
+    assert reference.score_samples(X).dtype == np.float64
 
 
 def test_dataframe_feature_names():

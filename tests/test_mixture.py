@@ -37,7 +37,6 @@ from conftest import (
     random_parameters,
     sklearn_copy,
 )
-from lookalike.exceptions import DegenerateComponentWarning
 
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
@@ -610,118 +609,6 @@ def test_sample_rejects_bad_arguments(fitted_mixture):
         fitted_mixture.sample(3, random_state=-1)
     with pytest.raises(SkNotFittedError):
         la.GaussianMixture().sample(3)
-
-
-# --------------------------------------------------------------------------------------
-# Collapsed components
-
-
-def assert_finite_fit(model: la.GaussianMixture, X: np.ndarray) -> None:
-    for name in FITTED:
-        assert np.all(np.isfinite(getattr(model, name))), name
-    assert np.isfinite(model.lower_bound_)
-    assert np.all(np.isfinite(model.score_samples(X)))
-    proba = model.predict_proba(X)
-    assert np.all(np.isfinite(proba))
-    assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
-    # The stored covariances are the ones used: positive definite and consistent
-    # with the precision factors.
-    k, d = model.means_.shape
-    covariances = dense_covariances_of(model.covariances_, model.covariance_type, k, d)
-    assert np.all(np.linalg.eigvalsh(covariances) > 0)
-    factors = model.precisions_cholesky_
-    if model.covariance_type in ("diag", "spherical"):
-        factors = dense_covariances_of(factors, model.covariance_type, k, d)  # diag(U)
-    inverses = np.linalg.inv(np.broadcast_to(factors, (k, d, d)))
-    implied = np.swapaxes(inverses, 1, 2) @ inverses  # Sigma = U^-T U^-1
-    assert_allclose(implied, covariances, rtol=1e-6, atol=1e-9 * np.abs(covariances).max())
-
-
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_duplicated_points_with_reg_covar_zero_warn_and_stay_finite(covariance_type):
-    # Three distinct points, each repeated: every component collapses onto one.
-    X = np.repeat([[0.0, 0.0], [5.0, 1.0], [1.0, 6.0]], 10, axis=0)
-    model = la.GaussianMixture(3, covariance_type=covariance_type, reg_covar=0.0, random_state=0)
-    with pytest.warns(DegenerateComponentWarning, match="positive definite") as record:
-        model.fit(X)
-    expected = r"\[0\]" if covariance_type == "tied" else r"\[0, 1, 2\]"
-    assert any(re.search(expected, str(warning.message)) for warning in record)
-    assert_finite_fit(model, X)
-    assert_allclose(np.sort(model.means_[:, 0]), [0.0, 1.0, 5.0], atol=1e-9)
-
-
-def test_singular_cluster_with_reg_covar_zero_warns_and_stays_finite():
-    rng = np.random.default_rng(12)
-    t = rng.standard_normal(40)
-    on_a_line = np.column_stack([t, 2.0 * t])  # rank-one cluster
-    blob = rng.standard_normal((40, 2)) + np.array([10.0, 0.0])
-    X = np.vstack([on_a_line, blob])
-    model = la.GaussianMixture(2, reg_covar=0.0, random_state=0)
-    with pytest.warns(DegenerateComponentWarning):
-        model.fit(X)
-    assert_finite_fit(model, X)
-    line_component = int(np.argmin(np.abs(model.means_[:, 0])))
-    assert np.all(model.predict(on_a_line) == line_component)
-
-
-@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
-def test_component_without_mass_keeps_its_parameters(covariance_type):
-    X = np.random.default_rng(13).standard_normal((100, 2))
-    far = np.array([1e3, 1e3])
-    precisions = {
-        "full": np.stack([np.eye(2)] * 2),
-        "diag": np.ones((2, 2)),
-        "spherical": np.ones(2),
-    }[covariance_type]
-    model = la.GaussianMixture(
-        2,
-        covariance_type=covariance_type,
-        weights_init=[0.5, 0.5],
-        means_init=np.vstack([[0.0, 0.0], far]),
-        precisions_init=precisions,
-        max_iter=5,
-    )
-    with pytest.warns(DegenerateComponentWarning, match=r"\[1\] received no responsibility"):
-        model.fit(X)
-    assert_finite_fit(model, X)
-    assert_allclose(model.means_[1], far)
-    assert model.weights_[1] < 1e-12
-    assert_allclose(model.means_[0], X.mean(axis=0), atol=1e-10)
-
-
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_constant_data_fit_finitely_with_default_reg_covar(covariance_type):
-    X = np.tile([1.0, -2.0, 3.0], (30, 1))
-    model = la.GaussianMixture(1, covariance_type=covariance_type).fit(X)
-    assert_finite_fit(model, X)
-    assert_allclose(model.means_, [[1.0, -2.0, 3.0]])
-    covariances = dense_covariances_of(model.covariances_, covariance_type, 1, 3)
-    assert_allclose(covariances[0], 1e-6 * np.eye(3), rtol=1e-6, atol=1e-15)
-
-
-@pytest.mark.parametrize("init_params", INIT_PARAMS)
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_constant_data_with_more_components_than_distinct_rows(covariance_type, init_params):
-    X = np.tile([1.0, -2.0, 3.0], (30, 1))
-    model = la.GaussianMixture(
-        2, covariance_type=covariance_type, init_params=init_params, random_state=0
-    )
-    with warnings.catch_warnings():
-        # KMeans warns that it found one distinct cluster; an empty component warns too.
-        warnings.simplefilter("ignore", SkConvergenceWarning)
-        warnings.simplefilter("ignore", DegenerateComponentWarning)
-        model.fit(X)
-    assert_finite_fit(model, X)
-    assert_allclose(model.weights_.sum(), 1.0)
-    occupied = model.weights_ > 1e-6
-    assert_allclose(model.means_[occupied], np.tile([1.0, -2.0, 3.0], (occupied.sum(), 1)))
-
-
-def test_constant_feature_with_reg_covar_zero_is_named():
-    X = np.random.default_rng(14).standard_normal((30, 3))
-    X[:, 1] = 4.0
-    with pytest.raises(ValueError, match=r"Feature\(s\) \[1\] are constant.*reg_covar"):
-        la.GaussianMixture(2, reg_covar=0.0).fit(X)
 
 
 # --------------------------------------------------------------------------------------

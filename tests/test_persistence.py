@@ -8,10 +8,15 @@ are built by hand; each must raise ModelFileError without running anything.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
+import os
 import pickle
 import struct
+import sys
+import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,7 @@ from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from sklearn.preprocessing import PowerTransformer, QuantileTransformer, StandardScaler
 
-from conftest import make_blobs
+from conftest import make_blobs, time_limit
 from lookalike.classifier import GenerativeClassifier
 from lookalike.exceptions import ModelFileError
 from lookalike.gaussian import Gaussian
@@ -307,7 +312,7 @@ def test_unsupported_attribute_names_its_path(tmp_path):
     inner.estimator_.extra_ = [1, lambda x: x]
     with pytest.raises(TypeError, match=r"ReducedDensity\.estimator_\.extra_\[1\]"):
         save(inner, tmp_path / "m.lookalike")
-    with pytest.raises(TypeError, match="not supported"):
+    with pytest.raises(TypeError, match="save writes lookalike models, not sklearn"):
         save(SkGaussianMixture(2).fit(_data()), tmp_path / "m.lookalike")
     mixed = GaussianMixture(1)
     mixed.names_ = np.array(["a", 1], dtype=object)
@@ -427,12 +432,13 @@ def test_zip_bombs(tmp_path):
         archive.writestr("manifest.json", _manifest(root))
         archive.writestr("arrays/0.npy", _npy_with_header(header, zeros))
     _expect_refusal(path, "zip bomb")
-    # The same array is fine when the caller allows it and it is not a bomb...
-    _write_zip(path, {"manifest.json": _manifest(root), "arrays/0.npy": _npy(np.ones(10))})
-    np.testing.assert_array_equal(load(path), np.ones(10))
+    # A real model file is fine when the caller allows its size...
+    good = _saved(tmp_path)
+    assert type(load(good)) is GaussianMixture
     # ...but not above max_bytes, judged on the declared sizes.
-    _expect_refusal(path, "max_bytes=100", max_bytes=100)
+    _expect_refusal(good, "max_bytes=100", max_bytes=100)
     # A header that lies about the size: 4 GB declared for a few bytes.
+    _write_zip(path, {"manifest.json": _manifest(root), "arrays/0.npy": _npy(np.ones(10))})
     data = bytearray(path.read_bytes())
     entry = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 1)  # arrays/0.npy
     struct.pack_into("<I", data, entry + 24, 0xFFFFFFF0)
@@ -440,12 +446,39 @@ def test_zip_bombs(tmp_path):
     _expect_refusal(path, "zip bomb|max_bytes")
 
 
-@pytest.mark.parametrize("name", ["os.system", "subprocess.Popen", "builtins.eval"])
-def test_classes_outside_the_allow_list(name, tmp_path):
-    root = {"list": [1, {"object": name, "attributes": {"dict": [["args", "touch x"]]}}]}
-    path = _write_zip(tmp_path / "evil.lookalike", {"manifest.json": _manifest(root)})
-    _expect_refusal(path, f"refusing to load '{name}': not a lookalike model class")
-    assert not (Path.cwd() / "x").exists()
+# Each payload creates the file "x" in the working directory when the class it names is
+# called with it, as a loader that instantiated the classes a file names would do.
+_PAYLOADS = {
+    "os.system": f"\"{sys.executable}\" -c \"open('x', 'w').close()\"",
+    "subprocess.check_call": [sys.executable, "-c", "open('x', 'w').close()"],
+    "builtins.exec": "open('x', 'w').close()",
+}
+
+
+@pytest.mark.parametrize("name", list(_PAYLOADS))
+def test_classes_outside_the_allow_list(name, tmp_path, monkeypatch):
+    payload = _PAYLOADS[name]
+    # The payload is live: calling the named object with it creates the marker.
+    control = tmp_path / "control"
+    control.mkdir()
+    monkeypatch.chdir(control)
+    module, _, attribute = name.rpartition(".")
+    getattr(importlib.import_module(module), attribute)(payload)
+    assert (control / "x").exists()
+    # Named in a model file, at the root or deep inside a model, it is refused unrun.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    encoded = {"list": payload} if isinstance(payload, list) else payload
+    evil = {"object": name, "attributes": {"dict": [["args", encoded]]}}
+    nested = {
+        "object": "lookalike.mixture.GaussianMixture",
+        "attributes": {"dict": [["n_components", 1], ["random_state", evil]]},
+    }
+    for root in (evil, {"list": [1, evil]}, nested):
+        path = _write_zip(work / "evil.lookalike", {"manifest.json": _manifest(root)})
+        _expect_refusal(path, f"refusing to load '{name}': not a lookalike model class")
+        assert sorted(p.name for p in work.iterdir()) == ["evil.lookalike"]
 
 
 def test_npy_header_declaring_a_huge_shape(tmp_path):
@@ -549,9 +582,7 @@ def test_restored_objects_are_validated(tmp_path):
     def wrong_shape(attributes: dict[str, Any], members: dict[str, bytes]) -> None:
         members[attributes["means_"][1]["array"]] = _npy(np.zeros(2))
 
-    _expect_refusal(
-        _edit(tmp_path, wrong_shape), r"means_ must be a float array of shape \(2, 2\)"
-    )
+    _expect_refusal(_edit(tmp_path, wrong_shape), r"means_ must have shape \(2, 2\)")
 
     def nan_weight(attributes: dict[str, Any], members: dict[str, bytes]) -> None:
         members[attributes["weights_"][1]["array"]] = _npy(np.array([np.nan, 0.5]))
@@ -566,3 +597,344 @@ def test_restored_objects_are_validated(tmp_path):
     ]
     kde["manifest.json"] = json.dumps(kde_manifest).encode()
     _expect_refusal(_write_zip(kde_path, kde), "invalid KernelDensity")
+
+
+# --------------------------------------------------------------------------------------
+# Regression tests of issue 12: what save refuses, files that are not files, archive
+# limits checked before reading, and restored models checked by their own classes
+
+
+@pytest.mark.parametrize(
+    "value", [{"weights": [0.5, 0.5]}, None, np.ones(3), [GaussianMixture()], 1.5]
+)
+def test_save_refuses_what_is_not_a_model(value, tmp_path):
+    with pytest.raises(TypeError, match="save writes lookalike models, not"):
+        save(value, tmp_path / "m.lookalike")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_to_a_directory_or_an_empty_path(tmp_path, monkeypatch):
+    model = GaussianMixture(1).fit(_data())
+    with pytest.raises(IsADirectoryError, match="is a directory; name a file inside it"):
+        save(model, tmp_path)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        save(model, str(tmp_path / "new") + os.sep)
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "   "):
+        with pytest.raises(ValueError, match="path must name a file"):
+            save(model, empty)
+    with pytest.raises(TypeError, match="path must be a str or path-like"):
+        save(model, 3)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    if hasattr(os, "mkfifo"):  # renaming over it would replace the FIFO by a file
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(ValueError, match="exists and is not a regular file"):
+            save(model, tmp_path / "pipe")
+        assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_load_refuses_what_is_not_a_regular_file(tmp_path):
+    with time_limit(10, "load of a directory"):
+        _expect_refusal(tmp_path, "it is a directory, not a regular file")
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "pipe.lookalike"
+        os.mkfifo(fifo)
+        with time_limit(10, "load of a FIFO"):  # open() on a FIFO blocks for a writer
+            _expect_refusal(fifo, r"pipe\.lookalike'.*a FIFO \(named pipe\)")
+    for device in ("/dev/urandom", "/dev/zero"):
+        if Path(device).exists():
+            with time_limit(10, f"load of {device}"):
+                _expect_refusal(Path(device), f"'{device}': it is a device, not a regular")
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.lookalike")
+
+
+def _lie_about_sizes(path: Path, sizes: dict[str, int]) -> None:
+    """Rewrite the central directory's uncompressed size of the named members."""
+    data = bytearray(path.read_bytes())
+    start = 0
+    while (entry := data.find(b"PK\x01\x02", start)) >= 0:
+        name_length = struct.unpack_from("<H", data, entry + 28)[0]
+        name = bytes(data[entry + 46 : entry + 46 + name_length]).decode()
+        if name in sizes:
+            struct.pack_into("<I", data, entry + 24, sizes[name])
+        start = entry + 4
+    path.write_bytes(bytes(data))
+
+
+def test_total_declared_size_is_checked_against_max_bytes(tmp_path):
+    """Each member is under max_bytes; together they are not: refused before reading."""
+    arrays = {f"arrays/{i}.npy": _npy(np.ones(12)) for i in range(3)}  # 224 bytes each
+    root = {"list": [{"array": name} for name in arrays]}
+    path = _write_zip(tmp_path / "m.lookalike", {"manifest.json": _manifest(root), **arrays})
+    each = len(arrays["arrays/0.npy"])
+    _expect_refusal(
+        path, rf"declare \d+ bytes in all, more than max_bytes={3 * each}", max_bytes=3 * each
+    )
+
+
+def test_many_members_that_together_expand_too_much(tmp_path):
+    """Members under 1 MiB escape the per-member ratio check; their total does not."""
+    arrays = {f"arrays/{i}.npy": _npy(np.zeros(10)) for i in range(8)}
+    path = _write_zip(
+        tmp_path / "m.lookalike", {"manifest.json": _manifest({"list": []}), **arrays}
+    )
+    _lie_about_sizes(path, dict.fromkeys(arrays, 1024**2 - 1))  # 8 MiB from ~2 KB
+    _expect_refusal(path, r"in all from a file of \d+: a compression ratio above 1000")
+
+
+def test_duplicate_member_names(tmp_path):
+    members = _members(_saved(tmp_path))
+    path = tmp_path / "dup.lookalike"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of the duplicate
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+            archive.writestr("arrays/0.npy", _npy(np.array([0.5, 0.5])))
+    _expect_refusal(path, r"duplicate member 'arrays/0\.npy'")
+
+
+def test_member_count_is_read_from_the_end_record_first(tmp_path, monkeypatch):
+    path = _saved(tmp_path)
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    struct.pack_into("<HH", data, end + 8, 65000, 65000)  # entries on disk, in all
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr("lookalike.persistence.archive.MAX_MEMBERS", 1000)
+    # zipfile never lists the members: the count alone is refused.
+    monkeypatch.setattr(zipfile, "ZipFile", None)
+    _expect_refusal(path, r"too many members \(65000 > 1000\)")
+
+
+def test_manifest_size_is_capped(tmp_path):
+    from lookalike.persistence import MAX_MANIFEST_BYTES
+
+    assert MAX_MANIFEST_BYTES == 8 * 1024**2
+    padding = np.random.default_rng(0).integers(97, 123, MAX_MANIFEST_BYTES).astype(np.uint8)
+    text = _manifest({"list": []}, padding=padding.tobytes().decode())
+    path = _write_zip(tmp_path / "m.lookalike", {"manifest.json": text}, zipfile.ZIP_STORED)
+    _expect_refusal(path, rf"manifest.json declares \d+ bytes, more than the {MAX_MANIFEST_BYTES}")
+
+
+def test_arrays_are_read_straight_into_their_buffer(tmp_path):
+    """Loading an array costs its own size, not copies of it (a 1 GiB bomb took 2.2 GB)."""
+    from lookalike.persistence.archive import read_array_member
+
+    values = np.zeros(4 * 1024**2)  # 32 MiB
+    values[:: 4096 + 7] = 1.0
+    path = _write_zip(tmp_path / "m.lookalike", {"arrays/0.npy": _npy(values)})
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("arrays/0.npy")
+        tracemalloc.start()
+        try:
+            array = read_array_member(archive, info)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    np.testing.assert_array_equal(array, values)
+    assert array.flags.writeable and array.flags.owndata
+    assert peak < 1.5 * values.nbytes, peak / values.nbytes
+
+
+def _tamper(folder: Path, model: Any, attribute: str, change: Any) -> Path:
+    """``model`` saved with ``attribute``'s array replaced by ``change(array)``."""
+    members = _members(save(model, folder / "model.lookalike"))
+    manifest = json.loads(members["manifest.json"])
+    pairs = dict(manifest["root"]["attributes"]["dict"])
+    name = pairs[attribute]["array"]
+    array = np.load(io.BytesIO(members[name]))
+    members[name] = _npy(change(array.copy()))
+    return _write_zip(folder / "tampered.lookalike", members)
+
+
+def _scaled(factor: float) -> Any:
+    return lambda a: a * factor
+
+
+def _set(index: Any, value: float) -> Any:
+    def change(a: np.ndarray) -> np.ndarray:
+        a[index] = value
+        return a
+
+    return change
+
+
+MIXTURE_TAMPERING = {
+    "weights sum to 10": ("weights_", _scaled(10.0), "weights_ must sum to 1, they sum to 10"),
+    "a zero weight": ("weights_", lambda a: np.array([0.0, 1.0]), "weights_ must be positive"),
+    "a negative weight": (
+        "weights_",
+        lambda a: np.array([-0.5, 1.5]),
+        "weights_ must be positive",
+    ),
+    "covariance not PD": (
+        "covariances_",
+        lambda a: np.array([[[1.0, 2.0], [2.0, 1.0]]] * 2),
+        r"covariances_ do not match precisions_cholesky_ .*component 0",
+    ),
+    "factor with a negative diagonal": (
+        "precisions_cholesky_",
+        lambda a: -a,
+        "precisions_cholesky_ needs a positive diagonal",
+    ),
+    "factor not triangular": (
+        "precisions_cholesky_",
+        _set((0, 1, 0), 0.3),
+        "precisions_cholesky_ must be upper triangular",
+    ),
+    "precisions not U U^T": ("precisions_", _scaled(2.0), "precisions_ do not match"),
+    "NaN mean": ("means_", _set((0, 0), np.nan), "means_ has NaN or infinite values"),
+    "float16 weights": ("weights_", lambda a: a.astype(np.float16), "weights_ must be a float32"),
+    "integer means": ("means_", lambda a: a.astype(np.int64), "means_ must be a float32"),
+}
+
+
+@pytest.mark.parametrize("case", list(MIXTURE_TAMPERING))
+def test_restored_mixture_is_checked_by_its_class(case, tmp_path):
+    attribute, change, message = MIXTURE_TAMPERING[case]
+    model = GaussianMixture(2, random_state=0).fit(_data())
+    _expect_refusal(
+        _tamper(tmp_path, model, attribute, change), "invalid GaussianMixture: " + message
+    )
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_every_covariance_type_restores_and_refuses_a_mismatch(covariance_type, tmp_path):
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(_data(3))
+    _check_round_trip(model, _data(3), tmp_path)
+    path = _tamper(tmp_path, model, "covariances_", _scaled(1.5))
+    _expect_refusal(path, "covariances_ do not match precisions_cholesky_")
+
+
+def test_restored_float32_mixture_and_gaussian(tmp_path):
+    X32 = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32) @ np.diag(
+        np.float32([1e3, 1, 1, 1e-2, 1, 1])
+    )
+    for model in (GaussianMixture(4, random_state=0).fit(X32), Gaussian().fit(_data(4))):
+        _check_round_trip(model, X32 if isinstance(model, GaussianMixture) else _data(4), tmp_path)
+    gaussian = Gaussian().fit(_data(4))
+    path = _tamper(tmp_path, gaussian, "mean_", _scaled(2.0))
+    _expect_refusal(path, "invalid Gaussian: mean_ must equal means_")
+
+
+KDE_TAMPERING = {
+    "negative per-feature bandwidth": (
+        dict(bandwidth=np.array([0.4, 0.9])),
+        "bandwidth_",
+        _scaled(-1.0),
+        "bandwidth_: Per-feature bandwidths must be positive",
+    ),
+    "bandwidth not matching the scaling": (
+        dict(bandwidth=np.array([0.4, 0.9])),
+        "bandwidth_",
+        _scaled(2.0),
+        "_scaling does not match bandwidth_",
+    ),
+    "bandwidth matrix not PD": (
+        dict(bandwidth=np.array([[0.5, 0.1], [0.1, 0.3]])),
+        "bandwidth_",
+        lambda a: np.array([[0.5, 0.9], [0.9, 0.3]]),
+        "bandwidth_: The bandwidth matrix is not positive definite",
+    ),
+    "negative weight": (
+        dict(bandwidth=0.5),
+        "_weights",
+        _set(0, -1.0),
+        "_weights must be non-negative",
+    ),
+    "infinite data": (dict(bandwidth=0.5), "_data", _set((0, 0), np.inf), "_data has NaN"),
+}
+
+
+@pytest.mark.parametrize("case", list(KDE_TAMPERING))
+def test_restored_kernel_density_is_checked_by_its_class(case, tmp_path):
+    params, attribute, change, message = KDE_TAMPERING[case]
+    weights = np.linspace(0.5, 2.0, 150) if attribute == "_weights" else None
+    model = KernelDensity(**params).fit(_data(), sample_weight=weights)
+    path = _tamper(tmp_path, model, attribute, change)
+    _expect_refusal(path, "invalid KernelDensity: " + message)
+
+
+def _edit_root(folder: Path, model: Any, edit: Any) -> Path:
+    """``model`` saved, with its root's attribute dict (name -> node) passed through ``edit``."""
+    members = _members(save(model, folder / "model.lookalike"))
+    manifest = json.loads(members["manifest.json"])
+    pairs = manifest["root"]["attributes"]["dict"]
+    attributes = {pair[0]: pair[1] for pair in pairs}
+    edit(attributes)
+    manifest["root"]["attributes"]["dict"] = [[k, v] for k, v in attributes.items()]
+    members["manifest.json"] = json.dumps(manifest).encode()
+    return _write_zip(folder / "edited.lookalike", members)
+
+
+def test_restored_composite_models_are_checked_by_their_classes(tmp_path):
+    X, labels = make_blobs(150, seed=4)
+    classifier = GenerativeClassifier(GaussianMixture(1, random_state=0)).fit(X, labels)
+
+    def drop_a_class(attributes: dict[str, Any]) -> None:
+        attributes["estimators_"]["list"].pop()
+
+    _expect_refusal(
+        _edit_root(tmp_path, classifier, drop_a_class),
+        "invalid GenerativeClassifier: estimators_ must be a list of 3 densities",
+    )
+    reduced = ReducedDensity(GaussianMixture(1, random_state=0), PCA(2)).fit(_data(4))
+
+    def claim_three_components(attributes: dict[str, Any]) -> None:
+        attributes["n_components_"] = 3
+
+    _expect_refusal(
+        _edit_root(tmp_path, reduced, claim_three_components),
+        "invalid ReducedDensity: estimator_ does not model n_components_ features",
+    )
+    search = ModelSearch(cv=3, random_state=0).fit(_data())
+
+    def point_past_the_table(attributes: dict[str, Any]) -> None:
+        attributes["best_index_"] = 10**6
+
+    _expect_refusal(
+        _edit_root(tmp_path, search, point_past_the_table),
+        "invalid ModelSearch: best_index_ is not a row of results_",
+    )
+
+
+def test_a_file_from_a_future_format_names_both_versions(tmp_path):
+    members = _members(_saved(tmp_path))
+    manifest = json.loads(members["manifest.json"])
+    members["manifest.json"] = json.dumps({**manifest, "format_version": 2}).encode()
+    path = _write_zip(tmp_path / "future.lookalike", members)
+    _expect_refusal(path, r"newer lookalike \(format 2, this one reads 1\): upgrade lookalike")
+
+
+def test_a_root_that_is_not_a_model_is_refused(tmp_path):
+    path = _write_zip(
+        tmp_path / "m.lookalike",
+        {"manifest.json": _manifest({"array": "arrays/0.npy"}), "arrays/0.npy": _npy(np.ones(3))},
+    )
+    _expect_refusal(path, "the root is a ndarray, not a model")
+
+
+def test_files_written_before_the_package_split_still_load():
+    """tests/data holds files written by lookalike 0.1's single-module persistence.py."""
+    from scipy import stats
+
+    folder = Path(__file__).parent / "data"
+    mixture = load(folder / "gmm_format1.lookalike")
+    assert type(mixture) is GaussianMixture and mixture.weights_.shape == (2,)
+    X = np.random.default_rng(0).normal(size=(20, 2)) * 3
+    oracle = np.log(
+        sum(
+            w * stats.multivariate_normal(m, c).pdf(X)
+            for w, m, c in zip(mixture.weights_, mixture.means_, mixture.covariances_, strict=True)
+        )
+    )
+    np.testing.assert_allclose(mixture.score_samples(X), oracle, rtol=1e-10)
+    kde = load(folder / "kde_format1.lookalike")
+    h = kde.bandwidth_
+    assert type(kde) is KernelDensity and h.shape == (2,)
+    data = kde._data
+    brute = np.log(
+        np.mean([stats.multivariate_normal(row, np.diag(h**2)).pdf(X) for row in data], axis=0)
+    )
+    np.testing.assert_allclose(kde.score_samples(X), brute, rtol=1e-10)

@@ -17,13 +17,13 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._features import feature_indices, split_known
 from lookalike._math import conditioning as cd
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, map_blocks, row_slices, single_threaded_blas
-from lookalike._validation import RandomStateLike, as_random_state
+from lookalike._validation import RandomStateLike, as_random_state, validate_data
 
 FeatureKey = int | str
 

@@ -10,7 +10,8 @@ thread pool and yields their results in the order given, so whatever is
 computed from them does not depend on the number of threads. Every task runs in
 a copy of the caller's :mod:`contextvars` context, so context-scoped state (for
 instance the k-means cache of :mod:`lookalike._kmeans_cache`) reaches the
-workers. :func:`fit_many` fits clones of estimators with it.
+workers. :func:`fit_many` fits clones of estimators side by side with it (one density
+per class in :class:`~lookalike.classifier.GenerativeClassifier`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import numpy.typing as npt
+import numpy as np
 from sklearn.base import clone
 
 from lookalike._math.blocks import effective_n_jobs
@@ -76,21 +77,77 @@ def run_tasks(
 
 
 def fit_many(
-    estimators: Sequence[Any], X: npt.ArrayLike, n_jobs: int | None = None, **fit_params: Any
+    estimators: Sequence[Any],
+    X: Any,
+    n_jobs: int | None = None,
+    *,
+    rows: Sequence[Any] | None = None,
+    sample_weight: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[Any]:
-    """Clones of ``estimators`` fitted on ``X``, in the given order.
+    """Clones of ``estimators`` fitted side by side, returned in the given order.
 
-    Each clone that has an ``n_jobs`` parameter gets ``n_jobs=1`` so that the
-    parallelism is across candidates, not inside one.
+    Parameters
+    ----------
+    estimators : sequence of estimators
+        Templates; each is cloned, never fitted itself.
+    X : array-like
+        The data, or the data that ``rows`` index.
+    n_jobs : int, default=None
+        Threads (``None``: every core).
+    rows : sequence of index arrays or boolean masks, default=None
+        The i-th clone is fitted on ``X[rows[i]]`` (and ``sample_weight[rows[i]]``);
+        ``None`` fits every clone on all of ``X``.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Passed to ``fit`` (sliced by ``rows``) when given.
+    names : sequence of str, default=None
+        What the i-th fit is, for error messages: a ValueError of that fit is
+        raised again as ``ValueError(f"{names[i]} failed: {error}")``, chained
+        (invalid hyper-parameters, :class:`InvalidParameterError`, pass as they are).
+
+    Returns
+    -------
+    fitted : list of estimators
+
+    Notes
+    -----
+    While fits run side by side, a clone with an ``n_jobs`` parameter gets
+    ``n_jobs=1`` (parallel across fits, not inside one) and BLAS and OpenMP
+    run single-threaded; each fitted clone gets its configured ``n_jobs`` back,
+    so that prediction uses every core again. Used by
+    :class:`~lookalike.classifier.GenerativeClassifier` (one density per class).
     """
+    n_threads = min(effective_n_jobs(n_jobs), len(estimators))
+    restore: list[tuple[Any, Any]] = []
     candidates = []
     for estimator in estimators:
         candidate = clone(estimator)
-        if "n_jobs" in candidate.get_params():
+        configured = candidate.get_params(deep=False).get("n_jobs", _ABSENT)
+        if n_threads > 1 and configured is not _ABSENT:
             candidate.set_params(n_jobs=1)
+            restore.append((candidate, configured))
         candidates.append(candidate)
 
-    def fit_task(candidate: Any) -> Callable[[], Any]:
-        return lambda: candidate.fit(X, **fit_params)
+    def fit_task(i: int) -> Callable[[], Any]:
+        def task() -> Any:
+            selected = X if rows is None else X[rows[i]]
+            params: dict[str, Any] = {}
+            if sample_weight is not None:
+                params["sample_weight"] = sample_weight if rows is None else sample_weight[rows[i]]
+            try:
+                return candidates[i].fit(selected, **params)
+            except ValueError as error:
+                if names is None or isinstance(error, TypeError):
+                    raise
+                raise ValueError(f"{names[i]} failed: {error}") from error
 
-    return list(run_tasks([fit_task(candidate) for candidate in candidates], n_jobs))
+        return task
+
+    try:
+        return list(run_tasks([fit_task(i) for i in range(len(candidates))], n_threads))
+    finally:
+        for candidate, configured in restore:
+            candidate.set_params(n_jobs=configured)
+
+
+_ABSENT = object()

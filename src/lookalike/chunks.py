@@ -17,12 +17,15 @@ and ``predict_proba`` return their results chunk after chunk, concatenated.
 from __future__ import annotations
 
 import glob
+import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from lookalike.exceptions import InvalidParameterError
 
 __all__ = ["Chunks"]
 
@@ -66,6 +69,12 @@ class Chunks:
         *,
         columns: Sequence[str] | None = None,
     ) -> None:
+        if isinstance(source, str | bytes | Path | dict):
+            raise TypeError(
+                f"Chunks expects a sequence of arrays or a function returning an iterable of "
+                f"arrays, got {type(source).__name__}. Read files with Chunks.from_csv(path) "
+                "or Chunks.from_parquet(path)."
+            )
         if isinstance(source, Iterator):
             raise TypeError(
                 "Chunks needs a source it can read more than once (EM reads the data "
@@ -80,17 +89,54 @@ class Chunks:
         self.source = source
         self.columns = None if columns is None else [str(c) for c in columns]
         self.feature_names: list[str] | None = self.columns
+        self._label: str | None = None
 
     def __repr__(self) -> str:
-        return f"Chunks({self.source!r})"
+        return getattr(self, "_label", None) or f"Chunks({self.source!r})"
 
     def __iter__(self) -> Iterator[Any]:
-        """Chunks as 2-D NumPy arrays or DataFrames (columns selected), in order."""
-        iterable = self.source() if callable(self.source) else self.source
-        for chunk in iterable:
-            yield self._select(chunk)
+        """Chunks as 2-D NumPy arrays or DataFrames (columns selected), in order.
 
-    def _select(self, chunk: Any) -> Any:
+        An error raised by the source while it produces a chunk (a generator
+        that raises, an unreadable file) becomes a ValueError naming the chunk,
+        with the original error chained; a source function that returns
+        something other than an iterable is a TypeError.
+        """
+        if callable(self.source):
+            try:
+                iterable = self.source()
+            except Exception as error:
+                raise ValueError(
+                    f"Calling the source of {self!r} failed: {_describe(error)}"
+                ) from error
+            if isinstance(iterable, str | bytes | dict) or not isinstance(iterable, Iterable):
+                raise TypeError(
+                    f"The source function of Chunks must return an iterable of arrays or "
+                    f"DataFrames (a list, or a generator); it returned "
+                    f"{type(iterable).__name__}."
+                )
+        else:
+            iterable = self.source
+        iterator = iter(iterable)
+        index = 0
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except Exception as error:
+                raise ValueError(
+                    f"Reading chunk {index} of {self!r} failed: {_describe(error)}"
+                ) from error
+            yield self._select(chunk, index)
+            index += 1
+
+    def _select(self, chunk: Any, index: int = 0) -> Any:
+        if chunk is None or isinstance(chunk, str | bytes | dict | numbers.Number):
+            raise TypeError(
+                f"Chunk {index} is a {type(chunk).__name__}; every chunk must be a 2-D array "
+                "(or a list of rows) or a DataFrame."
+            )
         if hasattr(chunk, "columns") and hasattr(chunk, "iloc"):
             if self.columns is not None:
                 missing = [c for c in self.columns if c not in chunk.columns]
@@ -128,10 +174,9 @@ class Chunks:
             raise ImportError(
                 "Reading Parquet needs pyarrow: pip install 'lookalike[io]'"
             ) from None
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows}.")
+        _check_chunk_rows(chunk_rows)
         files = _expand(path, (".parquet", ".pq"))
-        schema = pq.read_schema(files[0])
+        schema = _parquet_schema(files[0])
         names = list(schema.names) if columns is None else [str(c) for c in columns]
         unknown = [name for name in names if name not in schema.names]
         if unknown:
@@ -143,7 +188,11 @@ class Chunks:
             # scanner reads ahead and held ~0.8 GB of Arrow buffers for 1M-row
             # batches of 16 columns, against ~0.3 GB here.
             for file in files:
-                with pq.ParquetFile(file) as reader:
+                try:
+                    reader = pq.ParquetFile(file)
+                except (OSError, ValueError) as error:
+                    raise ValueError(_not_parquet(file, error)) from error
+                with reader:
                     missing = [name for name in names if name not in reader.schema_arrow.names]
                     if missing:
                         raise ValueError(f"Column(s) {missing} are not in {file}.")
@@ -153,6 +202,7 @@ class Chunks:
 
         chunks = cls(batches)
         chunks.feature_names = names
+        chunks._label = f"Chunks.from_parquet({str(path)!r})"
         return chunks
 
     @classmethod
@@ -171,20 +221,76 @@ class Chunks:
         """
         import pandas as pd
 
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows}.")
+        _check_chunk_rows(chunk_rows)
+        reserved = sorted({"usecols", "chunksize", "iterator", "nrows"} & set(read_csv_kwargs))
+        if reserved:
+            raise TypeError(
+                f"Chunks.from_csv sets {reserved} itself; use columns=... and chunk_rows=... "
+                "instead."
+            )
         files = _expand(path, (".csv", ".csv.gz", ".txt"))
         selected = None if columns is None else [str(c) for c in columns]
+        _check_csv_columns(files[0], selected, read_csv_kwargs)
 
         def frames() -> Iterator[Any]:
             for file in files:
+                _check_csv_columns(file, selected, read_csv_kwargs)
                 with pd.read_csv(
                     file, usecols=selected, chunksize=chunk_rows, **read_csv_kwargs
                 ) as reader:
                     for frame in reader:
                         yield frame if selected is None else frame[selected]
 
-        return cls(frames, columns=selected)
+        chunks = cls(frames, columns=selected)
+        chunks._label = f"Chunks.from_csv({str(path)!r})"
+        return chunks
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _check_chunk_rows(chunk_rows: Any) -> None:
+    if (
+        isinstance(chunk_rows, bool)
+        or not isinstance(chunk_rows, numbers.Integral)
+        or int(chunk_rows) < 1
+    ):
+        raise InvalidParameterError(f"chunk_rows must be a positive integer, got {chunk_rows!r}.")
+
+
+def _parquet_schema(file: str) -> Any:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(file)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise ValueError(_not_parquet(file, error)) from error
+
+
+def _not_parquet(file: str, error: BaseException) -> str:
+    return (
+        f"{file} cannot be read as Parquet ({_describe(error)}). Is it a Parquet file? "
+        "Use Chunks.from_csv for CSV files."
+    )
+
+
+def _check_csv_columns(file: str, selected: list[str] | None, options: dict[str, Any]) -> None:
+    """Read ``file``'s header: the options must suit read_csv and the columns exist."""
+    import pandas as pd
+
+    try:
+        header = pd.read_csv(file, nrows=0, **options)
+    except TypeError as error:
+        raise TypeError(f"Invalid option for reading {file}: {_describe(error)}") from error
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"Cannot read {file} as CSV: {_describe(error)}") from error
+    if selected is not None:
+        names = [str(c) for c in header.columns]
+        missing = [c for c in selected if c not in names]
+        if missing:
+            raise ValueError(f"Column(s) {missing} are not in {file} (it has {names}).")
 
 
 def _expand(path: str | Path, suffixes: tuple[str, ...]) -> list[str]:

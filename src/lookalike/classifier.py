@@ -12,25 +12,28 @@ from __future__ import annotations
 
 import copy
 import inspect
-import numbers
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from lookalike._math.blocks import effective_n_jobs, single_threaded_libraries
+from lookalike._parallel import fit_many
+from lookalike._restore import check_float_array, check_n_features, has_fitted_state, require
 from lookalike._validation import (
     MAX_SEED,
     ArrayLikeOrNone,
     Constraint,
     RandomStateLike,
+    as_float_array,
     as_random_state,
+    check_n_samples,
     check_sample_weight,
+    check_scale,
+    validate_data,
     validate_params,
 )
 
@@ -59,9 +62,6 @@ _PARAMETERS: dict[str, Constraint | _DensityOrNone] = {
     "estimator": _DensityOrNone(),
     "priors": ArrayLikeOrNone(),
 }
-
-
-_ABSENT = object()
 
 
 def _default_density() -> Any:
@@ -183,6 +183,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         """
         validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
         data, labels = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_scale(data)
         check_classification_targets(labels)
         weights = check_sample_weight(sample_weight, data.shape[0])
         template = _default_density() if self.estimator is None else self.estimator
@@ -205,49 +206,23 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             )
         priors = self._check_priors(n_classes) if self.priors is not None else None
 
-        n_threads = min(effective_n_jobs(None), n_classes)
-
-        def fit_class(k: int) -> Any:
-            rows = codes == k
-            density = clone(template)
-            fit_params = {} if weights is None else {"sample_weight": weights[rows]}
-            # Parallel over classes, not inside one; the estimator's n_jobs is restored
-            # afterwards so that prediction uses every core again.
-            n_jobs = density.get_params(deep=False).get("n_jobs", _ABSENT)
-            if n_threads > 1 and n_jobs is not _ABSENT:
-                density.set_params(n_jobs=1)
-            try:
-                density.fit(data[rows], **fit_params)
-            except ValueError as error:
-                if isinstance(error, TypeError):  # an invalid hyper-parameter: as is
-                    raise
-                raise ValueError(
-                    f"Fitting the density of class {classes.tolist()[k]!r} "
-                    f"({int(rows.sum())} rows) failed: {error}"
-                ) from error
-            finally:
-                if n_threads > 1 and n_jobs is not _ABSENT:
-                    density.set_params(n_jobs=n_jobs)
-            return density
-
-        if n_threads <= 1:
-            self.estimators_ = [fit_class(k) for k in range(n_classes)]
-        else:
-            with (
-                single_threaded_libraries(),
-                ThreadPoolExecutor(max_workers=n_threads) as pool,
-            ):
-                self.estimators_ = list(pool.map(fit_class, range(n_classes)))
+        self.estimators_ = fit_many(
+            [template] * n_classes,
+            data,
+            rows=[codes == k for k in range(n_classes)],
+            sample_weight=weights,
+            names=[
+                f"Fitting the density of class {label!r} ({int(count)} rows)"
+                for label, count in zip(classes.tolist(), np.bincount(codes), strict=True)
+            ],
+        )
         self.classes_ = classes
         self.class_count_ = counts
         self.class_prior_ = counts / counts.sum() if priors is None else priors
         return self
 
     def _check_priors(self, n_classes: int) -> np.ndarray:
-        try:
-            priors = np.asarray(self.priors, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"priors must be an array of numbers: {error}") from None
+        priors = as_float_array(self.priors, "priors")
         if priors.ndim != 1 or priors.shape[0] != n_classes:
             raise ValueError("Number of priors must match number of classes.")
         if not np.all(np.isfinite(priors)):
@@ -258,12 +233,50 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("Priors must be non-negative.")
         return priors
 
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        One fitted density per class (each checked by its own class first), on
+        ``n_features_in_`` features; distinct classes; positive, finite class
+        counts; priors non-negative and summing to one.
+        """
+        if not has_fitted_state(self):
+            return
+        validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
+        d = check_n_features(self)
+        classes = self.classes_
+        require(
+            isinstance(classes, np.ndarray) and classes.ndim == 1 and classes.size >= 1,
+            "classes_ must be a non-empty 1-D array",
+        )
+        m = classes.shape[0]
+        require(np.unique(classes).shape[0] == m, "classes_ must be distinct")
+        estimators = self.estimators_
+        require(
+            isinstance(estimators, list) and len(estimators) == m,
+            f"estimators_ must be a list of {m} densities, one per class",
+        )
+        for density in estimators:
+            require(
+                hasattr(density, "score_samples") and getattr(density, "n_features_in_", d) == d,
+                "every class density must take n_features_in_ features",
+            )
+        counts = check_float_array(self.class_count_, "class_count_", (m,))
+        require(bool(np.all(counts > 0)), "class_count_ must be positive")
+        priors = check_float_array(self.class_prior_, "class_prior_", (m,))
+        require(
+            bool(np.all(priors >= 0)) and abs(float(priors.sum()) - 1.0) <= 1e-8,
+            "class_prior_ must be non-negative and sum to 1",
+        )
+
     # ----------------------------------------------------------------------------------
     # Prediction
 
     def _validate_for_inference(self, X: npt.ArrayLike) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
+        return data
 
     def _joint(self, X: np.ndarray) -> np.ndarray:
         out = np.empty((X.shape[0], len(self.estimators_)), dtype=np.float64)
@@ -354,11 +367,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             The class of each row, with the dtype of ``classes_``.
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-            raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be a positive int; got {n_samples}.")
-        n_samples = int(n_samples)
+        n_samples = check_n_samples(n_samples, self.n_features_in_)
         rng: Any = (
             random_state
             if isinstance(random_state, np.random.Generator)

@@ -50,6 +50,7 @@ import numpy.typing as npt
 from lookalike._math.blocks import reduce_blocks, row_slices
 from lookalike._math.em import Moments, fixed_responsibility_moments
 from lookalike._validation import RandomStateLike, as_random_state, is_dask_collection
+from lookalike._validation import check_none_complex as _refuse_complex
 from lookalike.chunks import Chunks
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def _prepare(
     are dropped, as in-memory fitting drops them.
     """
     where = f"partition {index}"
+    _refuse_complex(**{f"X in {where}": part, f"sample_weight in {where}": weights})
     if hasattr(part, "columns") and hasattr(part, "iloc"):
         names = tuple(str(c) for c in part.columns)
         if spec.feature_names is not None and names != spec.feature_names:

@@ -15,18 +15,23 @@ import numpy as np
 import numpy.typing as npt
 from scipy import linalg
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, row_slices
+from lookalike._math.far import log_posteriors
+from lookalike._restore import check_mixture_state, has_fitted_state, require
 from lookalike._validation import (
     Constraint,
     Interval,
     Options,
     RandomStateLike,
     as_random_state,
+    check_n_samples,
     check_sample_weight,
+    check_scale,
+    validate_data,
     validate_params,
 )
 
@@ -94,7 +99,9 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     with ``lambda = reg_covar``; diag keeps the diagonal of ``Sigma`` and
     spherical the mean of that diagonal. Both passes run over row blocks in
     float64 (also for float32 data), so memory does not grow with the number
-    of rows. A covariance that is singular up to rounding (a constant feature,
+    of rows; the fitted attributes then take X's dtype, as those of a
+    one-component :class:`~lookalike.mixture.GaussianMixture` (and
+    scikit-learn's) do. A covariance that is singular up to rounding (a constant feature,
     a feature that is a linear combination of others, more features than
     rows) raises a ``ValueError``: raise ``reg_covar``, or reduce the dimension
     with ``lookalike.ReducedDensity``.
@@ -150,10 +157,11 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         data: np.ndarray = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
+        check_scale(data, min_spread=True)
         weights = check_sample_weight(sample_weight, data.shape[0])
         mean, scatter = _weighted_moments(data, weights, self.covariance_type)
         covariance = self._checked_covariance(data, mean, scatter)
-        self._set_state(mean, covariance)
+        self._set_state(mean, covariance, data.dtype)
         return self
 
     def _checked_covariance(
@@ -189,16 +197,19 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             raise ValueError(_singular_message(n_samples, n_features, None))
         return covariance
 
-    def _set_state(self, mean: np.ndarray, covariance: np.ndarray) -> None:
-        self.weights_ = np.ones(1)
-        self.means_ = mean[np.newaxis, :].copy()
-        self.covariances_ = covariance[np.newaxis].copy()
+    def _set_state(
+        self, mean: np.ndarray, covariance: np.ndarray, dtype: npt.DTypeLike = np.float64
+    ) -> None:
+        """Store the float64 estimates as attributes of ``dtype`` (X's)."""
         if self.covariance_type == "full":
             factors = gm.precision_cholesky_of_matrix(covariance)[np.newaxis]
         else:
-            factors = 1.0 / np.sqrt(self.covariances_)
-        self.precisions_cholesky_ = factors
-        self.precisions_ = gm.precisions_from_cholesky(factors, self.covariance_type)
+            factors = 1.0 / np.sqrt(covariance[np.newaxis])
+        self.weights_ = np.ones(1, dtype=dtype)
+        self.means_ = mean[np.newaxis, :].astype(dtype)
+        self.covariances_ = covariance[np.newaxis].astype(dtype)
+        self.precisions_cholesky_ = factors.astype(dtype)
+        self.precisions_ = gm.precisions_from_cholesky(factors, self.covariance_type).astype(dtype)
         self._set_derived_attributes()
 
     def _set_derived_attributes(self) -> None:
@@ -212,25 +223,36 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     # Inference
 
     def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
-        """Log-density ``log N(x | mean_, covariance_)`` of every row: shape (n_samples,)."""
+        """Log-density ``log N(x | mean_, covariance_)`` of every row: shape (n_samples,).
+
+        Computed in float64; float32 when X and the fitted attributes are both
+        float32 (as :meth:`GaussianMixture.score_samples`). ``-inf`` for rows
+        so far away that their log-density is below the dtype's range.
+        """
         check_is_fitted(self)
         data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         mean = np.asarray(self.means_[0], dtype=np.float64)
         factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
-        expanded = gm.expand_gaussians(np.zeros_like(self.means_), factors, self.covariance_type)
+        expanded = gm.expand_gaussians(np.zeros((1, mean.size)), factors, self.covariance_type)
         n_samples, n_features = data.shape
         out = np.empty(n_samples)
         n_quadratic = n_features * (n_features + 1) // 2 if self.covariance_type == "full" else 1
         per_block = block_rows(8 * (2 * n_features + n_quadratic + 2))
+        no_weight = np.zeros(1)
         for rows in row_slices(n_samples, per_block):
-            xt = gm.centred_block(data[rows], mean)
-            features = gm.quadratic_features(xt, self.covariance_type)
-            out[rows] = gm.log_gaussians(xt, features, expanded, self.covariance_type)[0]
-        return out
+            with np.errstate(over="ignore", invalid="ignore"):  # far rows: recomputed below
+                xt = gm.centred_block(data[rows], mean)
+                features = gm.quadratic_features(xt, self.covariance_type)
+                log_joint = gm.log_gaussians(xt, features, expanded, self.covariance_type)
+            out[rows] = log_posteriors(
+                log_joint, data[rows], mean, expanded, no_weight, self.covariance_type
+            )[1]
+        with np.errstate(over="ignore"):  # below float32's range: -inf
+            return out.astype(np.result_type(data.dtype, self.means_.dtype), copy=False)
 
     def score(self, X: npt.ArrayLike, y: Any = None) -> float:
         """Mean log-density of the rows (as :meth:`GaussianMixture.score`)."""
-        return float(np.mean(self.score_samples(X)))
+        return float(np.mean(self.score_samples(X), dtype=np.float64))
 
     def sample(self, n_samples: int = 1, random_state: RandomStateLike = None) -> np.ndarray:
         """Draw rows from the fitted normal distribution.
@@ -248,15 +270,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features), float64
         """
         check_is_fitted(self)
-        if (
-            not isinstance(n_samples, int | np.integer)
-            or isinstance(n_samples, bool)
-            or n_samples < 1
-        ):
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at "
-                "least one sample."
-            )
+        n_samples = check_n_samples(n_samples, self.n_features_in_)
         rng: Any = (
             random_state
             if isinstance(random_state, np.random.Generator)
@@ -268,6 +282,21 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         if self.covariance_type == "full":
             return mean + noise @ np.linalg.cholesky(covariance).T
         return mean + noise * np.sqrt(covariance)
+
+    # ----------------------------------------------------------------------------------
+    # Restoring from a model file
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        if not has_fitted_state(self):
+            return
+        check_mixture_state(self, _PARAMETERS, 1, em=False)
+        mean, covariance = self.mean_, np.asarray(self.covariance_)
+        require(
+            isinstance(mean, np.ndarray) and np.array_equal(mean, self.means_[0]),
+            "mean_ must equal means_[0]",
+        )
+        require(np.array_equal(covariance, self.covariances_[0]), "covariance_ != covariances_[0]")
 
     # ----------------------------------------------------------------------------------
     # Information criteria

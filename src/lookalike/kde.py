@@ -25,9 +25,20 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.metrics import DistanceMetric
 from sklearn.model_selection import check_cv
 from sklearn.neighbors import VALID_METRICS
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._features import feature_indices, split_known
+from lookalike._kde_checks import (
+    CV_GRID_EXTENSIONS,
+    CV_GRID_PER_DECADE,
+    check_restored_kde,
+)
+from lookalike._kde_checks import automatic_grid as _automatic_grid
+from lookalike._kde_checks import check_bandwidth as _check_bandwidth
+from lookalike._kde_checks import check_grid as _check_grid
+from lookalike._kde_checks import check_rule_result as _check_rule_result
+from lookalike._kde_checks import sklearn_rule as _sklearn_rule
+from lookalike._kde_checks import weighted_mean as _weighted_mean
 from lookalike._math import binned
 from lookalike._math.cross_validation import held_out_log_densities
 from lookalike._math.kde_conditioning import condition_gaussian_kde, restrict_bandwidth
@@ -45,8 +56,11 @@ from lookalike._validation import (
     Options,
     RandomStateLike,
     as_random_state,
+    check_n_samples,
     check_sample_weight,
+    check_scale,
     is_partitioned,
+    validate_data,
     validate_params,
 )
 from lookalike.exceptions import BandwidthEdgeWarning, InvalidParameterError
@@ -71,12 +85,6 @@ BINNED_ADVANTAGE = 100.0
 TOLERANCE_SLACK = 1e-6
 # Grid nodes per dimension of score_grid by default.
 DEFAULT_GRID_POINTS = {1: 1024, 2: 256, 3: 64}
-
-# Automatic cross-validation grid: bandwidths from a tenth to ten times a normal-reference
-# pilot, 10 per decade; extended by a decade (up to twice) when the best is at an edge.
-CV_GRID_DECADES = 1.0
-CV_GRID_PER_DECADE = 10
-CV_GRID_EXTENSIONS = 2
 
 
 @dataclass(frozen=True)
@@ -364,6 +372,7 @@ default="gaussian"
         """
         validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
         data: np.ndarray = validate_data(self, X, dtype=np.float64, order="C")
+        check_scale(data)
         n_samples, n_features = data.shape
         self._check_metric()
         if self.algorithm == "binned" and n_features > 3:
@@ -391,6 +400,7 @@ default="gaussian"
         # Unit-bandwidth coordinates (raw data for other metrics); the exact engine's
         # sorted copy is prepared on first use (the binned path does not need it).
         self._unit = self._scaling.to_unit(data) if self._euclidean else data
+        check_scale(self._unit, "X in bandwidths from its mean")
         self._prepared: TrainingPoints | None = None
         return self
 
@@ -410,6 +420,10 @@ default="gaussian"
         bandwidth = BANDWIDTH_RULES[self.bandwidth](X, weights, self.kernel)
         _check_rule_result(self.bandwidth, bandwidth)
         return bandwidth
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        check_restored_kde(self, _PARAMETERS, _Scaling)
 
     @property
     def _training(self) -> TrainingPoints:
@@ -500,6 +514,7 @@ default="gaussian"
         )
         if queries.shape[0] == 0:
             return np.empty(0)
+        check_scale(queries, terms=queries.shape[1])
         return self._log_sums(queries) + self._log_normaliser()
 
     def _log_normaliser(self) -> float:
@@ -797,11 +812,7 @@ default="gaussian"
         X : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-            raise ValueError(f"n_samples must be a non-negative int; got {n_samples!r}.")
-        if n_samples < 0:
-            raise ValueError(f"n_samples must be a non-negative int; got {n_samples}.")
-        n_samples = int(n_samples)
+        n_samples = check_n_samples(n_samples, self._data.shape[1], minimum=0)
         data, d = self._data, self._data.shape[1]
         if isinstance(random_state, np.random.Generator):
             rng: Any = random_state
@@ -1133,96 +1144,3 @@ def cross_validate_bandwidth(
     mean = total / total_weight
     best = int(np.argmax(folds.mean(axis=0)))
     return BandwidthCurve(grid, mean, folds, best, float(grid[best]))
-
-
-# --------------------------------------------------------------------------------------
-# Helpers
-
-
-def _sklearn_rule(name: str, n_samples: int, n_features: int) -> float:
-    if name == "scott":
-        return float(n_samples ** (-1 / (n_features + 4)))
-    return float((n_samples * (n_features + 2) / 4) ** (-1 / (n_features + 4)))
-
-
-def _check_bandwidth(bandwidth: Any, n_features: int) -> float | np.ndarray:
-    """A positive float, a positive (d,) array or an SPD (d, d) matrix; else ValueError."""
-    if isinstance(bandwidth, numbers.Real) and not isinstance(bandwidth, bool):
-        return float(bandwidth)
-    try:
-        array = np.asarray(bandwidth, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"bandwidth must be numeric: {error}") from None
-    if array.ndim == 0:
-        if not (np.isfinite(array) and array > 0):
-            raise ValueError(f"bandwidth must be positive and finite; got {float(array)}.")
-        return float(array)
-    if not np.all(np.isfinite(array)):
-        raise ValueError("bandwidth contains NaN or infinity.")
-    if array.shape == (n_features,):
-        if np.any(array <= 0):
-            raise ValueError(f"Per-feature bandwidths must be positive; got {array.tolist()}.")
-        return array
-    if array.shape == (n_features, n_features):
-        if not np.allclose(array, array.T, rtol=1e-10, atol=0):
-            raise ValueError("A bandwidth matrix must be symmetric.")
-        try:
-            np.linalg.cholesky(array)
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                "The bandwidth matrix is not positive definite. Use the 'scott-full' rule, a "
-                "smaller number of features (lookalike.ReducedDensity), or per-feature "
-                "bandwidths."
-            ) from None
-        return array
-    raise ValueError(
-        f"bandwidth must be a float, an array of shape ({n_features},) or "
-        f"({n_features}, {n_features}); got shape {array.shape}."
-    )
-
-
-def _check_rule_result(name: str, bandwidth: float | np.ndarray) -> None:
-    """A rule gives zero only for constant features: say which."""
-    values = np.atleast_1d(np.asarray(bandwidth, dtype=np.float64))
-    if values.ndim == 2:
-        values = np.diagonal(values)
-    constant = np.flatnonzero(~(values > 0))
-    if constant.size:
-        raise ValueError(
-            f"Feature(s) {constant.tolist()} are constant, so the {name!r} rule gives them a "
-            "zero bandwidth. Drop those features or give the bandwidth explicitly."
-        )
-
-
-def _check_grid(bandwidths: npt.ArrayLike) -> np.ndarray:
-    try:
-        grid = np.asarray(bandwidths, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"bandwidth_grid must be numeric: {error}") from None
-    if grid.ndim != 1 or grid.size == 0:
-        raise ValueError(f"bandwidth_grid must be a non-empty 1-D array; got shape {grid.shape}.")
-    if not np.all(np.isfinite(grid)) or np.any(grid <= 0):
-        raise ValueError("bandwidth_grid must hold positive, finite bandwidths.")
-    return grid
-
-
-def _weighted_mean(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    if weights is None:
-        return X.mean(axis=0)
-    return (weights @ X) / weights.sum()
-
-
-def _automatic_grid(X: np.ndarray, weights: np.ndarray | None, kernel: Kernel) -> np.ndarray:
-    """Bandwidths around the normal-reference rule for the average feature spread."""
-    n, d = X.shape
-    n_eff = n if weights is None else float(weights.sum() ** 2 / (weights**2).sum())
-    centre = _weighted_mean(X, weights)
-    squares = (X - centre) ** 2
-    variance = float(
-        squares.mean() if weights is None else (weights @ squares).mean() / weights.sum()
-    )
-    spread = math.sqrt(variance) if variance > 0 else 1.0
-    pilot = spread * (4.0 / ((d + 2.0) * n_eff)) ** (1.0 / (d + 4.0))
-    pilot /= math.sqrt(kernel.variance(d))
-    count = int(2 * CV_GRID_DECADES * CV_GRID_PER_DECADE) + 1
-    return pilot * np.logspace(-CV_GRID_DECADES, CV_GRID_DECADES, count)

@@ -17,23 +17,34 @@ from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.cluster import KMeans, kmeans_plusplus
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.cluster import KMeans
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, map_blocks, reduce_blocks, row_slices
+from lookalike._math.collapse import EMPTY_FRACTION, factor_covariances, noise_floors
 from lookalike._math.em import (
     COUNT_FLOOR,
     Moments,
-    e_step_block,
+    e_step_rows,
     fixed_responsibility_moments,
     log_joint_block,
     m_step,
 )
+from lookalike._math.far import log_posteriors
 from lookalike._math.missing import e_step_block_missing, log_joint_block_missing
+from lookalike._mixture_arrays import (
+    Parameters,
+    centred,
+    check_initial_parameters,
+    choose_seed_rows,
+    draw_samples,
+    observed_data,
+    precision_cholesky_of_precisions,
+)
+from lookalike._restore import check_mixture_state
 from lookalike._validation import (
     ArrayLikeOrNone,
     Boolean,
@@ -43,9 +54,11 @@ from lookalike._validation import (
     RandomState,
     RandomStateLike,
     as_random_state,
-    check_array_shape,
+    check_n_samples,
     check_sample_weight,
+    check_scale,
     is_partitioned,
+    validate_data,
     validate_params,
 )
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
@@ -67,29 +80,15 @@ _PARAMETERS: dict[str, Constraint] = {
     "verbose_interval": Interval(1, None, integer=True),
     "n_jobs": Interval(None, None, integer=True, allow_none=True),
     "missing": Options(("raise", "em")),
+    "on_collapse": Options(("raise", "repair")),
 }
 
 _CHOLESKY_ERROR = (
     "Fitting the mixture model failed because some components have ill-defined "
     "empirical covariance (for instance caused by singleton or collapsed samples). "
     "Try to decrease the number of components, increase reg_covar, or scale the "
-    "input data."
+    "input data; or pass on_collapse='repair' to keep collapsed components finite."
 )
-
-# A component whose responsibility mass is below this fraction of the total
-# weight carries no information: it keeps its previous mean and covariance.
-_EMPTY_FRACTION = 1e-12
-
-# A variance below this fraction of the mean square (about the data mean) from
-# which it was computed is rounding noise of the one-pass statistics, whose
-# error is a few eps (2.2e-16) times that mean square: the component has
-# collapsed. 1e-13 leaves a margin of about 100 for the error to grow with the
-# number of features.
-_COLLAPSE_FRACTION = 1e-13
-
-# Working parameters: (weights, means centred by the data shift, covariances,
-# precision Cholesky factors), float64.
-Parameters = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -99,9 +98,12 @@ class _EStep:
     ``e_step(rows, row_weights)`` centres the rows (shape (b, d), raw
     coordinates) by ``shift`` and returns their :class:`Moments`. In-memory
     EM calls it on row blocks; chunked and Dask EM ship it to every partition.
+    float32 rows run in single precision when ``single`` is set (see
+    :func:`~lookalike._math.em.e_step_rows`).
     """
 
     expanded: gm.ExpandedGaussians
+    single: gm.ExpandedGaussians | None
     log_weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
@@ -110,10 +112,9 @@ class _EStep:
     missing: bool
 
     def __call__(self, rows: np.ndarray, row_weights: np.ndarray | None) -> Moments:
-        xt = gm.centred_block(rows, self.shift)
         if self.missing:
             return e_step_block_missing(
-                xt,
+                gm.centred_block(rows, self.shift),
                 row_weights,
                 self.expanded,
                 self.log_weights,
@@ -121,7 +122,15 @@ class _EStep:
                 self.covariances,
                 self.covariance_type,
             )
-        return e_step_block(xt, row_weights, self.expanded, self.log_weights, self.covariance_type)
+        return e_step_rows(
+            rows,
+            row_weights,
+            self.shift,
+            self.expanded,
+            self.single,
+            self.log_weights,
+            self.covariance_type,
+        )
 
 
 @dataclass(frozen=True)
@@ -156,8 +165,9 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     :class:`sklearn.mixture.GaussianMixture`; from the same initial parameters
     it reaches the same estimates (to rounding), several times faster and in
     bounded memory. Beyond scikit-learn: sample weights, a per-call random
-    state in :meth:`sample`, float32 fitting with float64 statistics,
-    collapsed components that never produce NaN, and ``n_jobs``.
+    state in :meth:`sample`, float32 data fitted in single precision with
+    float64 statistics, missing values, repair of collapsed components
+    (``on_collapse``), and ``n_jobs``.
 
     Parameters
     ----------
@@ -202,6 +212,16 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         fitted model's :meth:`score_samples`, :meth:`score`, :meth:`predict`
         and :meth:`predict_proba` then accept NaN too. Infinite values are an
         error either way. Not in scikit-learn.
+    on_collapse : {"raise", "repair"}, default="raise"
+        What to do when a component collapses, i.e. its covariance is singular
+        (a component on repeated rows, or on fewer rows than features).
+        ``"raise"``: scikit-learn's behaviour, a ``ValueError`` when
+        ``reg_covar=0`` (with ``reg_covar > 0`` a covariance is positive
+        definite by construction; see Notes). ``"repair"``: keep the fit
+        finite by adding the smallest diagonal jitter that makes the
+        covariance positive definite, with a
+        :class:`~lookalike.exceptions.DegenerateComponentWarning`. Not in
+        scikit-learn.
 
     Attributes
     ----------
@@ -214,10 +234,11 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         Upper-triangular ``U`` with ``precision = U U^T``.
     converged_ : bool
     n_iter_ : int
-    lower_bound_ : float
+    lower_bound_ : numpy float32 or float64
         Mean (weighted) log-likelihood of the training data at the best
-        initialisation's last E-step.
-    lower_bounds_ : list of float
+        initialisation's last E-step, with the dtype of the fitted attributes
+        (as scikit-learn).
+    lower_bounds_ : list of numpy float32 or float64
         Lower bound at every iteration of the best initialisation.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -232,13 +253,25 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     Each EM iteration is one pass over the rows in blocks: the E-step of a
     block returns additive sufficient statistics (counts, first and second
     moments per component) and the M-step maps their sum to new parameters,
-    so memory does not grow with ``n_samples``. Collapsed components are kept
-    finite: a component with no responsibility mass keeps its previous mean
-    and covariance, and a covariance that is not positive definite, or whose
-    smallest variance (Cholesky pivot) is below 1e-13 of the component's mean
-    square about the data mean, i.e. at the level of rounding noise, gets the
-    smallest diagonal jitter that lifts it above that level; both emit a
-    :class:`~lookalike.exceptions.DegenerateComponentWarning`.
+    so memory does not grow with ``n_samples``. The fitted attributes have
+    the dtype of X (float32 or float64), as in scikit-learn. float32 X is
+    fitted in single precision (matrix products and ``exp``, about twice as
+    fast) while the statistics and the log-likelihood are summed in float64;
+    an iteration whose components lie too far from the data mean for float32
+    (see :func:`lookalike._math.gaussian.single_precision`) runs in float64.
+
+    A component with no responsibility mass keeps its previous mean and
+    covariance (:class:`~lookalike.exceptions.DegenerateComponentWarning`). A
+    covariance collapses when it is not positive definite or a variance
+    (Cholesky pivot) is below 1e-13 of that feature's mean square about the
+    data mean, i.e. at the level of the rounding noise of one-pass statistics
+    (see :mod:`lookalike._math.collapse`). With ``reg_covar=0`` and
+    ``on_collapse="raise"`` that is scikit-learn's ``ValueError``. Otherwise
+    the smallest diagonal jitter that lifts the variances above that level is
+    added, with a warning: with ``reg_covar > 0`` this only happens when
+    ``reg_covar`` itself is below the rounding noise (values thousands of
+    times ``sqrt(reg_covar)`` away from the mean), where scikit-learn's exact
+    arithmetic would still fit.
 
     With ``missing="em"`` a row with observed features ``o`` contributes
     ``log p(x_o) = log sum_k w_k N(x_o | mu_k,o, Sigma_k,oo)`` to the
@@ -285,6 +318,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         verbose_interval: int = 10,
         n_jobs: int | None = None,
         missing: str = "raise",
+        on_collapse: str = "raise",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -302,6 +336,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
         self.missing = missing
+        self.on_collapse = on_collapse
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -365,9 +400,9 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         )
         # With missing="em": ``fitted`` drops rows with no observed entry, ``filled``
         # (for the initialisation) has missing entries replaced by column means.
-        fitted, weights, filled, shift = _observed_data(
-            data, check_sample_weight(sample_weight, data.shape[0])
-        )
+        weights = check_sample_weight(sample_weight, data.shape[0])
+        check_scale(data)
+        fitted, weights, filled, shift = observed_data(data, weights)
         n_samples, n_features = fitted.shape
         self._check_n_samples(n_samples)
         if self.reg_covar <= 0:
@@ -396,7 +431,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
     def _run_em(self, data: _EMData) -> None:
         """The EM loop with restarts, wherever the rows live (see :class:`_EMData`)."""
-        initial = self._check_initial_parameters(data.n_features)
+        initial = check_initial_parameters(self, data.n_features)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = as_random_state(self.random_state)
@@ -415,7 +450,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                 )
                 lower_bound = -np.inf
             else:
-                params = _centred(self._get_parameters64(), data.shift)
+                params = centred(self._get_parameters64(), data.shift)
                 lower_bound = float(getattr(self, "lower_bound_", -np.inf))
             lower_bounds: list[float] = []
             converged = False
@@ -423,6 +458,8 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
                 moments = data.em_pass(params)
+                if not moments.is_finite():
+                    raise ValueError("EM statistics overflowed float64: rescale X.")
                 lower_bound = moments.log_likelihood / moments.total_weight
                 params = self._m_step(moments, params, degenerate)
                 lower_bounds.append(lower_bound)
@@ -450,8 +487,8 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             raise RuntimeError("no initialisation ran")
         self._set_parameters(best, data.shift, data.dtype)
         self.n_iter_ = best_n_iter
-        self.lower_bound_ = float(best_lower_bound)
-        self.lower_bounds_ = best_lower_bounds
+        self.lower_bound_ = data.dtype.type(best_lower_bound)
+        self.lower_bounds_ = [data.dtype.type(value) for value in best_lower_bounds]
 
     def _check_n_samples(self, n_samples: int) -> None:
         if n_samples < self.n_components:
@@ -472,8 +509,10 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     def _e_step(self, params: Parameters, shift: np.ndarray) -> _EStep:
         """The E-step under ``params`` as a picklable function of a block of rows."""
         mixture_weights, means, covariances, precisions_cholesky = params
+        expanded = gm.expand_gaussians(means, precisions_cholesky, self.covariance_type)
         return _EStep(
-            expanded=gm.expand_gaussians(means, precisions_cholesky, self.covariance_type),
+            expanded=expanded,
+            single=None if self.missing == "em" else gm.single_precision(expanded, means),
             log_weights=np.log(mixture_weights),
             means=means,
             covariances=covariances,
@@ -495,7 +534,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             moments,
             self.covariance_type,
             self.reg_covar,
-            empty_threshold=_EMPTY_FRACTION * moments.total_weight,
+            empty_threshold=EMPTY_FRACTION * moments.total_weight,
             tied_origin=tied_origin,
         )
         weights, means, covariances = result.weights, result.means, result.covariances
@@ -507,56 +546,17 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             means[keep] = previous[1][keep]
             if self.covariance_type != "tied":
                 covariances[keep] = previous[2][keep]
-        floor = _COLLAPSE_FRACTION * _mean_squares(
-            result.weights, means, covariances, self.covariance_type
-        )
-        covariances, precisions_cholesky, jittered = _precision_cholesky_with_jitter(
-            covariances, self.covariance_type, floor
-        )
-        degenerate["jittered"].update(jittered)
-        return weights, means, covariances, precisions_cholesky
+        floors = noise_floors(result.weights, means, covariances, self.covariance_type)
+        # scikit-learn fails only on a singular covariance, which reg_covar > 0 excludes.
+        repair = self.on_collapse == "repair" or self.reg_covar > 0
+        factors = factor_covariances(covariances, self.covariance_type, floors, repair)
+        if not factors.repairable or (factors.collapsed and not repair):
+            raise ValueError(_CHOLESKY_ERROR)
+        degenerate["jittered"].update(factors.collapsed)
+        return weights, means, factors.covariances, factors.precisions_cholesky
 
     # ----------------------------------------------------------------------------------
     # Initialisation
-
-    def _check_initial_parameters(self, n_features: int) -> dict[str, np.ndarray | None]:
-        """Validated copies of weights_init, means_init and precisions_init."""
-        k = self.n_components
-        initial: dict[str, np.ndarray | None] = {
-            "weights": None,
-            "means": None,
-            "precisions": None,
-        }
-        if self.weights_init is not None:
-            w = _as_float_array(self.weights_init, "weights_init")
-            check_array_shape(w, (k,), "weights")
-            if np.any(w < 0) or np.any(w > 1):
-                raise ValueError(
-                    "The parameter 'weights' should be in the range [0, 1], but got max "
-                    f"value {w.max():.5f}, min value {w.min():.5f}"
-                )
-            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ValueError(
-                    "The parameter 'weights' should be normalized, but got "
-                    f"sum(weights) = {w.sum():.5f}"
-                )
-            initial["weights"] = w
-        if self.means_init is not None:
-            m = _as_float_array(self.means_init, "means_init")
-            check_array_shape(m, (k, n_features), "means")
-            initial["means"] = m
-        if self.precisions_init is not None:
-            p = _as_float_array(self.precisions_init, "precisions_init")
-            shape = {
-                "full": (k, n_features, n_features),
-                "tied": (n_features, n_features),
-                "diag": (k, n_features),
-                "spherical": (k,),
-            }[self.covariance_type]
-            check_array_shape(p, shape, f"{self.covariance_type} precision")
-            _check_precisions_definite(p, self.covariance_type)
-            initial["precisions"] = p
-        return initial
 
     def _initial_parameters(
         self,
@@ -602,7 +602,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             else given_or_estimated("means", 1)
         )
         if initial["precisions"] is not None:
-            precisions_cholesky = _precision_cholesky_of_precisions(
+            precisions_cholesky = precision_cholesky_of_precisions(
                 initial["precisions"], self.covariance_type
             )
             covariances = gm.covariances_from_precisions_cholesky(
@@ -678,29 +678,45 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
     # ----------------------------------------------------------------------------------
     # Inference
 
-    def _log_joint(self, X: np.ndarray) -> np.ndarray:
-        """``log w_k + log N_k(x)`` for every row of validated X: shape (n, k)."""
+    def _log_posteriors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``log p(k | x)`` (n, k) and ``log p(x)`` (n,) of validated X, float64.
+
+        Rows so far from the model that their squares overflow are recomputed
+        by scaling (:mod:`lookalike._math.far`): posteriors stay finite and
+        ``log p(x)`` is ``-inf`` when it is below float64's range.
+        """
         weights, means, covariances, precisions_cholesky = self._get_parameters64()
         shift = weights @ means
         expanded = gm.expand_gaussians(means - shift, precisions_cholesky, self.covariance_type)
         log_weights = np.log(weights)
-        out = np.empty((X.shape[0], self.n_components), dtype=np.float64)
+        log_resp = np.empty((X.shape[0], self.n_components))
+        log_density = np.empty(X.shape[0])
         blocks = row_slices(X.shape[0], self._rows_per_block(X.shape[1]))
         missing_em = self.missing == "em"
 
-        def block_log_joint(rows: slice) -> None:
-            xt = gm.centred_block(X[rows], shift)
-            if missing_em:
-                # NaN entries are integrated out: the marginal of the observed ones.
-                out[rows] = log_joint_block_missing(
-                    xt, expanded, log_weights, means - shift, covariances, self.covariance_type
-                ).T
-                return
-            out[rows] = log_joint_block(xt, expanded, log_weights, self.covariance_type).T
+        def block_posteriors(rows: slice) -> None:
+            with np.errstate(over="ignore", invalid="ignore"):  # rows far away: see above
+                xt = gm.centred_block(X[rows], shift)
+                if missing_em:  # NaN entries are integrated out: the observed marginal.
+                    log_joint = log_joint_block_missing(
+                        xt, expanded, log_weights, means - shift, covariances, self.covariance_type
+                    )
+                else:
+                    log_joint = log_joint_block(xt, expanded, log_weights, self.covariance_type)
+            resp, density = log_posteriors(
+                log_joint, X[rows], shift, expanded, log_weights, self.covariance_type
+            )
+            log_resp[rows], log_density[rows] = resp.T, density
 
-        for _ in map_blocks(block_log_joint, blocks, self.n_jobs):
+        for _ in map_blocks(block_posteriors, blocks, self.n_jobs):
             pass
-        return out
+        if np.isnan(log_density).any():
+            raise ValueError(
+                "Some rows of X have missing entries and observed values so large (in units "
+                "of the components' standard deviations) that their squares overflow float64; "
+                "rescale X and the model's data."
+            )
+        return log_resp, log_density
 
     def _validate_for_inference(self, X: npt.ArrayLike) -> np.ndarray:
         check_is_fitted(self)
@@ -713,19 +729,27 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         )
 
     def _predict_validated(self, X: np.ndarray) -> np.ndarray:
-        return self._log_joint(X).argmax(axis=1)
+        return self._log_posteriors(X)[0].argmax(axis=1)
+
+    def _output_dtype(self, X: np.ndarray) -> np.dtype[Any]:
+        """scikit-learn's dtype for scores and posteriors: X's and the parameters'."""
+        return np.result_type(X.dtype, self.means_.dtype)
 
     def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
-        """Log-density ``log p(x)`` of every row: shape (n_samples,), float64.
+        """Log-density ``log p(x)`` of every row: shape (n_samples,).
 
-        A dask array or DataFrame gives a lazy dask array, computed partition
-        by partition; :class:`~lookalike.chunks.Chunks` give an ndarray,
-        computed chunk by chunk.
+        float32 when both X and the fitted model are float32, else float64
+        (as scikit-learn); computed in float64. ``-inf`` for rows whose
+        log-density is below the dtype's range. A dask array or DataFrame
+        gives a lazy dask array, computed partition by partition;
+        :class:`~lookalike.chunks.Chunks` give an ndarray, computed chunk by
+        chunk.
         """
         if is_partitioned(X):
             return _map_rows(self, "score_samples", X)
         X = self._validate_for_inference(X)
-        return logsumexp(self._log_joint(X), axis=1)
+        with np.errstate(over="ignore"):  # below float32's range: -inf
+            return self._log_posteriors(X)[1].astype(self._output_dtype(X), copy=False)
 
     def score(self, X: npt.ArrayLike, y: Any = None) -> float:
         """Mean log-density of the rows (scikit-learn's convention for mixtures)."""
@@ -739,7 +763,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             from lookalike.distributed import total_and_count
 
             return total_and_count(scores)
-        return float(np.sum(scores)), scores.shape[0]
+        return float(np.sum(scores, dtype=np.float64)), scores.shape[0]
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Most probable component of every row: shape (n_samples,)."""
@@ -748,13 +772,15 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         return self._predict_validated(self._validate_for_inference(X))
 
     def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
-        """Posterior probability of each component: shape (n_samples, n_components)."""
+        """Posterior probability of each component: shape (n_samples, n_components).
+
+        Same dtype rule as :meth:`score_samples`; always finite, rows summing to 1.
+        """
         if is_partitioned(X):
             return _map_rows(self, "predict_proba", X, n_columns=self.n_components)
         X = self._validate_for_inference(X)
-        log_joint = self._log_joint(X)
-        log_joint -= logsumexp(log_joint, axis=1, keepdims=True)
-        return np.exp(log_joint, out=log_joint)
+        log_resp = self._log_posteriors(X)[0]
+        return np.exp(log_resp, out=log_resp).astype(self._output_dtype(X), copy=False)
 
     def sample(
         self, n_samples: int = 1, random_state: RandomStateLike = None
@@ -778,37 +804,13 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
             Component of each row; rows are grouped by component.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, int | np.integer) or n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at "
-                "least one sample."
-            )
+        n_samples = check_n_samples(n_samples, self.means_.shape[1], bytes_per_row=8)
         source = self.random_state if random_state is None else random_state
-        weights, means, covariances, precisions_cholesky = self._get_parameters64()
-        weights = weights / weights.sum()
-        n_features = means.shape[1]
-        if isinstance(source, np.random.Generator):
-            counts = source.multinomial(n_samples, weights)
-            scale = _sampling_factors(
-                precisions_cholesky, self.covariance_type, self.n_components, n_features
-            )
-            parts = [
-                means[j] + source.standard_normal((int(c), n_features)) @ scale[j]
-                for j, c in enumerate(counts)
-            ]
-        else:
-            rng = as_random_state(source)
-            counts = rng.multinomial(n_samples, weights)
-            parts = []
-            for j, c in enumerate(counts):
-                if self.covariance_type in ("full", "tied"):
-                    cov = covariances[j] if self.covariance_type == "full" else covariances
-                    parts.append(rng.multivariate_normal(means[j], cov, int(c)))
-                else:
-                    noise = rng.standard_normal(size=(int(c), n_features))
-                    parts.append(means[j] + noise * np.sqrt(covariances[j]))
-        labels = np.repeat(np.arange(self.n_components, dtype=np.int64), counts)
-        return np.vstack(parts).astype(np.float64), labels
+        return draw_samples(self._get_parameters64(), self.covariance_type, n_samples, source)
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        check_mixture_state(self, _PARAMETERS, self.n_components)
 
     # ----------------------------------------------------------------------------------
     # Information criteria
@@ -894,34 +896,7 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------------------
-# Helpers on arrays
-
-
-def choose_seed_rows(
-    X: np.ndarray,
-    n_components: int,
-    init_params: str,
-    weights: np.ndarray | None,
-    random_state: np.random.RandomState,
-) -> np.ndarray:
-    """Indices of the rows that seed the components ("k-means++" or "random_from_data").
-
-    The draws follow scikit-learn's order, so an integer ``random_state`` picks
-    the same rows.
-    """
-    if init_params == "k-means++":
-        _, seeds = kmeans_plusplus(
-            X, n_components, random_state=random_state, sample_weight=weights
-        )
-        return np.asarray(seeds)
-    # Equal weights draw exactly as no weights (NumPy's choice takes another path
-    # when p is given), so constant weights change nothing.
-    probabilities = None
-    if weights is not None and np.any(weights != weights[0]):
-        probabilities = weights / weights.sum()
-    return np.asarray(
-        random_state.choice(X.shape[0], size=n_components, replace=False, p=probabilities)
-    )
+# Helpers
 
 
 def _map_rows(estimator: Any, method: str, X: Any, **kwargs: Any) -> Any:
@@ -929,191 +904,3 @@ def _map_rows(estimator: Any, method: str, X: Any, **kwargs: Any) -> Any:
 
     check_is_fitted(estimator)
     return map_rows(estimator, method, X, **kwargs)
-
-
-def _weighted_column_means(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    if weights is None:
-        return X.mean(axis=0, dtype=np.float64)
-    return (weights @ X.astype(np.float64, copy=False)) / weights.sum()
-
-
-def _observed_data(
-    X: np.ndarray, weights: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """Rows to fit, their weights, a NaN-free copy for initialisation, the shift.
-
-    Without NaN: ``(X, weights, X, weighted column means)``. With NaN (only
-    ``missing="em"`` lets them through): rows with no observed entry are
-    dropped, the shift is the weighted mean of each column's observed entries
-    and the copy has every missing entry replaced by its column's shift.
-    """
-    observed = ~np.isnan(X)
-    if observed.all():
-        return X, weights, X, _weighted_column_means(X, weights)
-    informative = observed.any(axis=1)
-    if not informative.any():
-        raise ValueError("Every entry of X is missing (NaN): there is nothing to fit.")
-    if not informative.all():
-        X, observed = X[informative], observed[informative]
-        weights = None if weights is None else weights[informative]
-    row_weights = np.ones(X.shape[0]) if weights is None else weights
-    column_weight = row_weights @ observed
-    unobserved = np.flatnonzero(column_weight <= 0)
-    if unobserved.size:
-        raise ValueError(
-            f"Feature(s) {unobserved.tolist()} have no observed value (with positive "
-            "sample weight), so their distribution cannot be estimated. Drop those "
-            "features or provide observations."
-        )
-    shift = (row_weights @ np.where(observed, X.astype(np.float64), 0.0)) / column_weight
-    filled = np.where(observed, X, shift.astype(X.dtype))
-    return X, weights, filled, shift
-
-
-def _centred(params: Parameters, shift: np.ndarray) -> Parameters:
-    weights, means, covariances, precisions_cholesky = params
-    return weights, means - shift, covariances, precisions_cholesky
-
-
-def _mean_squares(
-    weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, covariance_type: str
-) -> np.ndarray:
-    """Scale of each component's statistics: shape (k,), or () for tied.
-
-    ``max(s_k, sum_j w_j s_j)`` with ``s_k`` the mean over features of
-    ``E_k[x^2]`` about the data mean (variance plus squared centred mean); the
-    second term keeps the scale positive for a point mass at the data mean.
-    """
-    square_means = (means**2).mean(axis=1)
-    if covariance_type == "full":
-        variances = np.diagonal(covariances, axis1=1, axis2=2).mean(axis=1)
-    elif covariance_type == "tied":
-        variances = np.full(len(means), np.diagonal(covariances).mean())
-    elif covariance_type == "diag":
-        variances = covariances.mean(axis=1)
-    else:
-        variances = np.asarray(covariances, dtype=np.float64)
-    scales = np.abs(variances) + square_means
-    overall = float(weights @ scales)
-    if covariance_type == "tied":
-        return np.asarray(overall)
-    return np.maximum(scales, overall)
-
-
-def _precision_cholesky_with_jitter(
-    covariances: np.ndarray, covariance_type: str, floor: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Precision factors, with collapsed components repaired by diagonal jitter.
-
-    A component has collapsed when a variance (for full and tied: a Cholesky
-    pivot, the variance of a feature given the previous ones) is below its
-    ``floor`` (shape (k,), or () for tied), or when its Cholesky factorisation
-    fails: its covariance is then rounding noise in some direction. Diagonal
-    and spherical variances are raised to the floor; full and tied matrices get
-    the smallest jitter ``floor * 10**e`` (``e = 0, 1, ..., 12``) that gives
-    every pivot at least the floor.
-
-    Returns the covariances actually used, their precision factors and the
-    indices of the repaired components.
-    """
-    if not np.all(np.isfinite(covariances)) or not np.all(floor > 0):
-        raise ValueError(_CHOLESKY_ERROR)
-    if covariance_type in ("diag", "spherical"):
-        component_floor = floor if covariance_type == "spherical" else floor[:, np.newaxis]
-        collapsed = covariances < component_floor
-        bad = np.flatnonzero(collapsed.reshape(len(covariances), -1).any(axis=1))
-        if bad.size:
-            covariances = np.where(collapsed, component_floor, covariances)
-        return covariances, 1.0 / np.sqrt(covariances), bad.tolist()
-    matrices = covariances[np.newaxis] if covariance_type == "tied" else covariances
-    floors = np.broadcast_to(floor, (len(matrices),))
-    repaired = matrices.copy()
-    factors = np.empty_like(matrices)
-    jittered: list[int] = []
-    for j, (matrix, component_floor) in enumerate(zip(matrices, floors, strict=True)):
-        factor = _factor_with_pivots_above(matrix, component_floor)
-        if factor is not None:
-            factors[j] = factor
-            continue
-        jittered.append(j)
-        identity = np.eye(matrix.shape[0])
-        for exponent in range(13):
-            candidate = matrix + component_floor * 10.0**exponent * identity
-            # Rounding may leave a pivot of the jittered matrix a little under the jitter.
-            factor = _factor_with_pivots_above(candidate, 0.5 * component_floor)
-            if factor is not None:
-                factors[j], repaired[j] = factor, candidate
-                break
-        else:
-            raise ValueError(_CHOLESKY_ERROR)
-    if covariance_type == "tied":
-        return repaired[0], factors[0], jittered
-    return repaired, factors, jittered
-
-
-def _factor_with_pivots_above(matrix: np.ndarray, floor: float) -> np.ndarray | None:
-    """Precision factor ``U`` of ``matrix``, or None if a pivot is below ``floor``.
-
-    The pivots of the Cholesky factorisation are ``1 / diag(U)**2``.
-    """
-    try:
-        factor = gm.precision_cholesky_of_matrix(matrix)
-    except np.linalg.LinAlgError:
-        return None
-    largest = float(np.diagonal(factor).max())
-    if not np.isfinite(largest) or largest**2 * floor > 1.0:
-        return None
-    return factor
-
-
-def _precision_cholesky_of_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
-    if covariance_type == "full":
-        return np.stack([gm.precision_cholesky_of_precision(p) for p in precisions])
-    if covariance_type == "tied":
-        return gm.precision_cholesky_of_precision(precisions)
-    return np.sqrt(precisions)
-
-
-def _check_precisions_definite(precisions: np.ndarray, covariance_type: str) -> None:
-    name = f"'{covariance_type} precision'"
-    if covariance_type in ("diag", "spherical"):
-        if np.any(precisions <= 0):
-            raise ValueError(f"{name} should be positive")
-        return
-    matrices = precisions[np.newaxis] if covariance_type == "tied" else precisions
-    for matrix in matrices:
-        symmetric = np.allclose(matrix, matrix.T)
-        if not symmetric or np.linalg.eigvalsh(matrix).min() <= 0:
-            raise ValueError(f"{name} should be symmetric, positive-definite")
-
-
-def _sampling_factors(
-    precisions_cholesky: np.ndarray,
-    covariance_type: str,
-    n_components: int,
-    n_features: int,
-) -> np.ndarray:
-    """``A_k`` with ``z @ A_k ~ N(0, Sigma_k)`` for standard normal rows ``z``.
-
-    With ``P = U U^T`` we have ``Sigma = U^{-T} U^{-1}``, so ``A = U^{-1}``
-    (i.e. ``z @ inv(U)`` has covariance ``inv(U)^T inv(U)``).
-    """
-    if covariance_type == "full":
-        eye = np.eye(n_features)
-        return np.stack([np.linalg.solve(u, eye) for u in precisions_cholesky])
-    if covariance_type == "tied":
-        a = np.linalg.solve(precisions_cholesky, np.eye(n_features))
-        return np.broadcast_to(a, (n_components, *a.shape))
-    if covariance_type == "diag":
-        return np.stack([np.diag(1.0 / u) for u in precisions_cholesky])
-    return np.stack([np.eye(n_features) / u for u in precisions_cholesky])
-
-
-def _as_float_array(value: npt.ArrayLike, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return array

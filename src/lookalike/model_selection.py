@@ -34,11 +34,13 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid, check_cv
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from lookalike._kmeans_cache import kmeans_cache
 from lookalike._math.blocks import row_slices
 from lookalike._parallel import run_tasks
+from lookalike._restore import check_n_features, has_fitted_state, is_int, require
+from lookalike._search_results import results_table as _results_table
 from lookalike._validation import (
     Boolean,
     Constraint,
@@ -47,7 +49,10 @@ from lookalike._validation import (
     RandomState,
     RandomStateLike,
     as_random_state,
+    check_n_samples,
     check_sample_weight,
+    check_scale,
+    validate_data,
     validate_params,
 )
 from lookalike.exceptions import ConvergenceWarning, NotFittedError
@@ -294,6 +299,7 @@ class ModelSearch(DensityMixin, BaseEstimator):
         data: np.ndarray = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
+        check_scale(data)
         weights = check_sample_weight(sample_weight, data.shape[0])
         seed = self._seed()
         candidates = self._candidates(data, weights, seed)
@@ -316,6 +322,31 @@ class ModelSearch(DensityMixin, BaseEstimator):
         else:
             self.__dict__.pop("best_estimator_", None)
         return self
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The results table has a row for ``best_index_``; the refitted best
+        estimator (checked by its own class first) takes ``n_features_in_``
+        features; the best score is a number.
+        """
+        if not has_fitted_state(self):
+            return
+        validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
+        d = check_n_features(self)
+        require(self.criterion_ in CRITERIA, f"unknown criterion_ {self.criterion_!r}")
+        rows = len(self.results_)
+        best = self.best_index_
+        require(is_int(best) and 0 <= best < rows, "best_index_ is not a row of results_")
+        require(isinstance(self.best_params_, dict), "best_params_ must be a dict")
+        require(isinstance(self.best_score_, float), "best_score_ must be a float")
+        if self.refit:
+            estimator = self.best_estimator_
+            require(
+                hasattr(estimator, "score_samples")
+                and getattr(estimator, "n_features_in_", d) == d,
+                "best_estimator_ must be a density on n_features_in_ features",
+            )
 
     def _check_model(self) -> None:
         if isinstance(self.model, str):
@@ -416,7 +447,9 @@ class ModelSearch(DensityMixin, BaseEstimator):
         return self.best_estimator_
 
     def _validated(self, X: npt.ArrayLike) -> np.ndarray:
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
+        return data
 
     def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
         """Log-density of every row under the best estimator: shape (n_samples,)."""
@@ -430,7 +463,9 @@ class ModelSearch(DensityMixin, BaseEstimator):
 
     def sample(self, n_samples: int = 1, random_state: RandomStateLike = None) -> Any:
         """Draw rows from the best estimator (its ``sample``'s return value)."""
-        return self._best().sample(n_samples, random_state=random_state)
+        best = self._best()
+        check_n_samples(n_samples, self.n_features_in_, minimum=0)
+        return best.sample(n_samples, random_state=random_state)
 
     def plot(self, x: str | None = None, ax: Any = None, **kwargs: Any) -> Any:
         """Criterion curves of the search: :func:`lookalike.plotting.plot_criterion`."""
@@ -877,57 +912,3 @@ def _short(value: Any) -> str:
     if isinstance(value, BaseEstimator):
         return type(value).__name__
     return str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def _results_table(candidates: list[_Candidate], outcomes: list[_Outcome], criterion: str) -> Any:
-    import pandas as pd
-
-    names: list[str] = []
-    for candidate in candidates:
-        names.extend(k for k in candidate.params if k not in names)
-    columns: dict[str, Any] = {
-        "model": pd.Series([c.name for c in candidates], dtype=object),
-        "params": pd.Series([dict(c.params) for c in candidates], dtype=object),
-    }
-    for name in names:
-        present = [c.params[name] for c in candidates if name in c.params]
-        if all(_is_number(v) for v in present):
-            if len(present) == len(candidates) and all(
-                isinstance(v, numbers.Integral) for v in present
-            ):
-                columns[name] = pd.Series([int(c.params[name]) for c in candidates])
-            else:
-                values = [float(c.params.get(name, math.nan)) for c in candidates]
-                columns[name] = pd.Series(values, dtype=np.float64)
-        else:
-            columns[name] = pd.Series([c.params.get(name) for c in candidates], dtype=object)
-    fold_means = []
-    fold_stds = []
-    for outcome in outcomes:
-        scores = [s for _, s in sorted(outcome.fold_scores)]
-        if criterion == "cv" and scores and outcome.error is None:
-            fold_means.append(float(np.mean(scores)))
-            fold_stds.append(float(np.std(scores)))
-        else:
-            fold_means.append(math.nan)
-            fold_stds.append(math.nan)
-    for name, values in (
-        ("n_parameters", [o.n_parameters for o in outcomes]),
-        ("log_likelihood", [o.log_likelihood for o in outcomes]),
-        ("bic", [o.bic for o in outcomes]),
-        ("aic", [o.aic for o in outcomes]),
-        ("cv_log_likelihood", fold_means),
-        ("cv_std", fold_stds),
-        ("fit_time", [o.fit_time for o in outcomes]),
-    ):
-        columns[name] = pd.Series(values, dtype=np.float64)
-    columns["converged"] = pd.Series([bool(o.converged) for o in outcomes], dtype=bool)
-    table = pd.DataFrame(columns)
-    key = "cv_log_likelihood" if criterion == "cv" else criterion
-    rank = table[key].rank(method="min", ascending=criterion != "cv", na_option="bottom")
-    table["rank"] = rank.astype(np.int64)
-    return table

@@ -19,10 +19,23 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from lookalike._math.blocks import block_rows, row_slices
-from lookalike._validation import RandomStateLike, as_random_state
+from lookalike._restore import (
+    check_float_array,
+    check_n_features,
+    has_fitted_state,
+    is_int,
+    require,
+)
+from lookalike._validation import (
+    RandomStateLike,
+    as_random_state,
+    check_n_samples,
+    check_scale,
+    validate_data,
+)
 from lookalike.mixture import GaussianMixture
 
 # A residual variance below this fraction of the mean retained variance (data lying
@@ -241,6 +254,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         data: np.ndarray = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
+        check_scale(data, min_spread=True)
         reducer_ = clone(reducer)
         reduced = np.asarray(reducer_.fit_transform(data))
         if reduced.ndim != 2 or reduced.shape[0] != data.shape[0]:
@@ -272,6 +286,45 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         # All-constant data leave nothing to scale the floor by: use the smallest normal.
         floor = max(floor, float(np.finfo(np.float64).tiny))
         return max(float(self.reducer_.noise_variance_), floor)
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The reducer and the density (each checked by its own class first) must
+        chain: the reducer maps ``n_features_in_`` features to
+        ``n_components_``, the density's space; a PCA-like reducer's arrays
+        have those shapes, and the residual variance is finite and >= 0.
+        """
+        if not has_fitted_state(self):
+            return
+        d = check_n_features(self)
+        k = self.n_components_
+        require(is_int(k) and 1 <= k <= d, f"n_components_ must be in [1, {d}]")
+        for name, value in (("estimator_", self.estimator_), ("reducer_", self.reducer_)):
+            missing = [m for m in _REQUIRED_METHODS[name[:-1]] if not hasattr(value, m)]
+            require(not missing, f"{name} lacks {', '.join(missing)}")
+        require(
+            getattr(self.reducer_, "n_features_in_", d) == d,
+            "reducer_ does not take n_features_in_ features",
+        )
+        require(
+            getattr(self.estimator_, "n_features_in_", k) == k,
+            "estimator_ does not model n_components_ features",
+        )
+        variance = self.residual_variance_
+        if self._is_pca_like():
+            check_float_array(self.reducer_.components_, "reducer_.components_", (k, d))
+            check_float_array(self.reducer_.mean_, "reducer_.mean_", (d,))
+            retained = check_float_array(
+                self.reducer_.explained_variance_, "reducer_.explained_variance_", (k,)
+            )
+            require(bool(np.all(retained >= 0)), "reducer_.explained_variance_ is negative")
+            require(
+                isinstance(variance, float) and math.isfinite(variance) and variance >= 0,
+                "residual_variance_ must be a finite float >= 0",
+            )
+        else:
+            require(variance is None, "residual_variance_ must be None for this reducer")
 
     # ----------------------------------------------------------------------------------
     # Density
@@ -315,6 +368,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_pca_like()
         data: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_scale(data, terms=data.shape[1])
         reduced = self.reducer_.transform(data)
         log_density = np.asarray(self.estimator_.score_samples(reduced), dtype=np.float64)
         log_density = log_density + self._log_jacobian()
@@ -363,6 +417,7 @@ class ReducedDensity(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
+        n_samples = check_n_samples(n_samples, self.n_features_in_, minimum=0)
         source: Any = random_state
         if random_state is not None and not isinstance(
             random_state, np.random.RandomState | np.random.Generator

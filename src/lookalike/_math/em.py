@@ -11,8 +11,17 @@ All data seen here are *centred* and *feature-major*: the caller subtracts a
 fixed shift ``c`` (the column means of the data) from every row and passes a
 block of ``b`` rows as an array of shape (d, b) (see
 :func:`~lookalike._math.gaussian.centred_block`); it adds ``c`` back to the
-means after the M-step. Moments are accumulated in float64
-whatever the data type, so float32 data lose no accuracy in the statistics.
+means after the M-step.
+
+Blocks may be float32 (with float32 coefficients, see
+:func:`~lookalike._math.gaussian.single_precision`): the matrix products and
+``exp`` of the block then run in single precision, about twice as fast, and
+each block's moments and log-likelihood are converted to float64 before
+blocks are added, so rounding does not grow with the number of rows. A block's
+float32 second moments about ``c`` carry a relative error of about
+``eps32 * sqrt(b)`` (``b`` rows per block), which a covariance inherits
+multiplied by ``1 + ||m_k||^2 / sigma_k^2``; the single-precision gate keeps
+that factor small.
 
 The second moments are taken around ``c``, not around each component's mean,
 so that one matrix product serves all components at once (see
@@ -69,6 +78,15 @@ class Moments:
     log_likelihood: float
     total_weight: float
 
+    def is_finite(self) -> bool:
+        """Whether every statistic is finite (no overflow happened)."""
+        return bool(
+            np.isfinite(self.log_likelihood)
+            and np.isfinite(self.counts).all()
+            and np.isfinite(self.sums).all()
+            and np.isfinite(self.second).all()
+        )
+
     def __add__(self, other: Moments) -> Moments:
         return Moments(
             self.counts + other.counts,
@@ -89,20 +107,21 @@ def moments_from_responsibilities(
 ) -> Moments:
     """Moments of one block given its weighted responsibilities ``w_i r_ik``.
 
-    ``xt`` (d, b) and ``features`` are float64 (see
-    :func:`~lookalike._math.gaussian.quadratic_features`); ``weighted_resp``
-    has shape (k, b); ``row_weights`` are the sample weights ``w_i`` (``None``:
-    ones). The tied scatter uses ``w_i`` alone, like scikit-learn's tied
-    estimator, which equals ``sum_k w_i r_ik`` whenever responsibilities sum to
-    one.
+    ``xt`` (d, b), ``features`` (see
+    :func:`~lookalike._math.gaussian.quadratic_features`) and ``weighted_resp``
+    (k, b) share one dtype, float64 or float32; the moments are float64.
+    ``row_weights`` are the sample weights ``w_i`` (``None``: ones). The tied
+    scatter uses ``w_i`` alone, like scikit-learn's tied estimator, which
+    equals ``sum_k w_i r_ik`` whenever responsibilities sum to one.
     """
-    counts = weighted_resp.sum(axis=1)
-    sums = weighted_resp @ xt.T
+    counts = weighted_resp.sum(axis=1, dtype=np.float64)
+    sums = (weighted_resp @ xt.T).astype(np.float64, copy=False)
     if covariance_type == "tied":
-        weighted_rows = xt if row_weights is None else xt * row_weights
+        weighted_rows = xt if row_weights is None else xt * row_weights.astype(xt.dtype)
         second = weighted_rows @ xt.T
     else:
         second = weighted_resp @ features.T
+    second = second.astype(np.float64, copy=False)
     total_weight = float(xt.shape[1] if row_weights is None else row_weights.sum())
     return Moments(counts, sums, second, log_likelihood, total_weight)
 
@@ -147,7 +166,9 @@ def e_step_block(
     Computes ``log p(x_i) = logsumexp_k(log w_k + log N_k(x_i))``, the
     responsibilities ``r_ik = exp(log w_k + log N_k(x_i) - log p(x_i))`` and
     from them the block's moments. The quadratic features are computed once
-    and serve both the log-densities and the second moments.
+    and serve both the log-densities and the second moments. ``xt`` and
+    ``expanded`` share one dtype (float32 runs the block in single precision);
+    the moments and the log-likelihood are float64 either way.
     """
     features = quadratic_features(xt, covariance_type)
     resp = log_joint_block(xt, expanded, log_weights, covariance_type, features)
@@ -155,11 +176,38 @@ def e_step_block(
     if sample_weight is None:
         log_likelihood = float(log_norm.sum())
     else:
-        resp *= sample_weight
+        resp *= sample_weight.astype(resp.dtype, copy=False)
         log_likelihood = float(log_norm @ sample_weight)
     return moments_from_responsibilities(
         xt, features, resp, covariance_type, sample_weight, log_likelihood
     )
+
+
+def e_step_rows(
+    rows: np.ndarray,
+    sample_weight: np.ndarray | None,
+    shift: np.ndarray,
+    expanded: ExpandedGaussians,
+    single: ExpandedGaussians | None,
+    log_weights: np.ndarray,
+    covariance_type: str,
+) -> Moments:
+    """E-step over a block of raw rows (b, d): centre, then :func:`e_step_block`.
+
+    float32 rows run in single precision with the float32 coefficients
+    ``single`` (see :func:`~lookalike._math.gaussian.single_precision`); if
+    that pass overflows (rows far beyond float32's range of squares), the
+    block is redone in float64, as are float64 rows and every block when
+    ``single`` is ``None``.
+    """
+    if single is not None and rows.dtype == np.float32:
+        xt = centred_block(rows, shift, np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            moments = e_step_block(xt, sample_weight, single, log_weights, covariance_type)
+        if moments.is_finite():
+            return moments
+    xt = centred_block(rows, shift)
+    return e_step_block(xt, sample_weight, expanded, log_weights, covariance_type)
 
 
 def log_joint_block(
@@ -173,7 +221,7 @@ def log_joint_block(
     if features is None:
         features = quadratic_features(xt, covariance_type)
     log_joint = log_gaussians(xt, features, expanded, covariance_type)
-    log_joint += log_weights[:, np.newaxis]
+    log_joint += log_weights.astype(log_joint.dtype, copy=False)[:, np.newaxis]
     return log_joint
 
 
@@ -181,14 +229,15 @@ def normalise_log_columns(log_joint: np.ndarray) -> np.ndarray:
     """Turn ``log_joint`` (k, b) into responsibilities in place; return ``log p``.
 
     ``log p_i = m_i + log sum_k exp(a_ki - m_i)`` with ``m_i = max_k a_ki``, so no
-    term overflows and the largest is exactly one.
+    term overflows and the largest is exactly one. The responsibilities keep
+    the dtype of ``log_joint``; ``log p`` (b,) is float64.
     """
     column_max = log_joint.max(axis=0)
     log_joint -= column_max
     np.exp(log_joint, out=log_joint)
     column_sum = log_joint.sum(axis=0)
     log_joint /= column_sum
-    return np.log(column_sum) + column_max
+    return np.log(column_sum, dtype=np.float64) + column_max
 
 
 @dataclass

@@ -37,7 +37,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from lookalike._math.blocks import block_rows, row_slices
-from lookalike._validation import RandomStateLike, as_random_state
+from lookalike._validation import RandomStateLike, as_random_state, check_none_complex
 from lookalike.evaluation.report import METRIC_COLUMNS, EvaluationReport
 
 MISSING = "<missing>"
@@ -678,6 +678,7 @@ def evaluate(
     >>> evaluate(real, real.copy(), holdout).memorised
     True
     """
+    check_none_complex(real=real, synthetic=synthetic, holdout=holdout)
     real = as_frame(real, "real")
     kinds = column_kinds(real)
     synthetic = _conform(as_frame(synthetic, "synthetic", real.columns), real, kinds, "synthetic")

@@ -616,7 +616,11 @@ def _default_new_parameters(instance: Any) -> None:
     signature = inspect.signature(type(instance).__init__)
     for name in names():
         parameter = signature.parameters.get(name)
-        if name not in state and parameter is not None and parameter.default is not parameter.empty:
+        if (
+            name not in state
+            and parameter is not None
+            and parameter.default is not parameter.empty
+        ):
             state[name] = parameter.default
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lookalike import _tables
+from lookalike import Synthesizer, _tables
 from lookalike._tables import (
     MissingDependencyError,
     handle_non_finite,
@@ -168,18 +168,28 @@ def test_handle_non_finite_matches_an_elementwise_oracle(how):
 
 # --------------------------------------------------------------------------- --where
 
-_FITTED = [
-    {"name": "mass", "kind": "continuous", "dtype": "float64"},
-    {"name": "year", "kind": "integer", "dtype": "int64"},
-    {"name": "male", "kind": "boolean", "dtype": "bool"},
-    {"name": "species", "kind": "categorical", "dtype": "object"},
-    {"name": "label", "kind": "categorical", "dtype": "int64"},
-    {"name": "when", "kind": "datetime", "dtype": "datetime64[ns]"},
-    {"name": "key", "kind": "id", "dtype": "object"},
-]
+
+@pytest.fixture(scope="module")
+def fitted_for_where():
+    """A Synthesizer fitted on one column of each kind (its codecs read --where values)."""
+    rng = np.random.default_rng(0)
+    n = 60
+    table = pd.DataFrame(
+        {
+            "mass": rng.normal(4000, 500, n),
+            "year": rng.integers(2005, 2012, n),
+            "male": rng.random(n) < 0.5,
+            "species": rng.choice(["Adelie", "Gentoo"], n),
+            "label": rng.choice([4, 6, 8], n),
+            "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), "D"),
+            "key": [f"k{i}" for i in range(n)],
+        }
+    )
+    kinds = {"label": "categorical", "key": "id"}
+    return Synthesizer(model="gaussian", kinds=kinds, random_state=0).fit(table)
 
 
-def test_parse_where_converts_by_column_kind():
+def test_parse_where_reads_values_with_each_columns_codec(fitted_for_where):
     parsed = parse_where(
         [
             "mass=3500..4500.5",
@@ -187,9 +197,9 @@ def test_parse_where_converts_by_column_kind():
             "male=False",
             "species=Adelie",
             "label=6",
-            "when=2024-01-01..2024-03-31T12:00",
+            "when=2021-01-01..2021-03-31T12:00",
         ],
-        _FITTED,
+        fitted_for_where,
     )
     assert parsed == {
         "mass": (3500.0, 4500.5),
@@ -197,21 +207,25 @@ def test_parse_where_converts_by_column_kind():
         "male": False,
         "species": "Adelie",
         "label": 6,
-        "when": (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-31 12:00")),
+        "when": (pd.Timestamp("2021-01-01"), pd.Timestamp("2021-03-31 12:00")),
     }
-    assert type(parsed["year"]) is int and type(parsed["label"]) is int
-    assert parse_where(["mass=-2..-1", "when=2020-05-06"], _FITTED) == {
+    assert type(parsed["year"]) is int and parsed["label"] == 6
+    assert parse_where(["mass=-2..-1", "when=2020-05-06"], fitted_for_where) == {
         "mass": (-2.0, -1.0),
         "when": pd.Timestamp("2020-05-06"),
     }
+    # The parsed conditions are what sample() accepts.
+    rows = fitted_for_where.sample(20, where=parsed, random_state=0)
+    assert set(rows["species"]) == {"Adelie"} and set(rows["label"]) == {6}
 
 
-def test_parse_where_matches_categories_by_their_text():
-    categories = {"label": [4, 6, 8], "species": ["Adelie", "Gentoo"]}
-    parsed = parse_where(["label=6", "species=Gentoo"], _FITTED, categories)
-    assert parsed == {"label": 6, "species": "Gentoo"}
+def test_parse_where_matches_categories_by_their_text(fitted_for_where):
+    assert parse_where(["label=6.0", "species=gentoo"], fitted_for_where) == {
+        "label": 6,
+        "species": "Gentoo",
+    }
     with pytest.raises(ValueError, match=r"value '7' is not a category of column 'label'"):
-        parse_where(["label=7"], _FITTED, categories)
+        parse_where(["label=7"], fitted_for_where)
 
 
 @pytest.mark.parametrize(
@@ -227,15 +241,21 @@ def test_parse_where_matches_categories_by_their_text():
         ("species=a..b", "not a range"),
         ("when=yesterday-ish", "cannot read 'yesterday-ish' as one"),
         ("key=abc", "id column"),
+        ("year=2007.5", r"column 'year' holds whole numbers; 2007.5 is not one.*2007 or 2008"),
+        ("year=1e400", "holds whole numbers"),
+        ("label=6.5", "not a category"),
+        ("mass=nan", "not a number to condition on"),
+        ("mass=1", "given twice"),
     ],
 )
-def test_parse_where_rejects_bad_conditions(item, pattern):
+def test_parse_where_rejects_bad_conditions(fitted_for_where, item, pattern):
+    items = ["mass=2..3", item] if pattern == "given twice" else [item]
     with pytest.raises(ValueError, match=pattern):
-        parse_where([item], _FITTED)
+        parse_where(items, fitted_for_where)
 
 
-def test_parse_where_reads_open_ended_ranges():
-    parsed = parse_where(["mass=..40", "year=2008..", "when=..2024-03-31"], _FITTED)
+def test_parse_where_reads_open_ended_ranges(fitted_for_where):
+    parsed = parse_where(["mass=..40", "year=2008..", "when=..2024-03-31"], fitted_for_where)
     assert parsed == {
         "mass": (None, 40.0),
         "year": (2008, None),
@@ -243,28 +263,9 @@ def test_parse_where_reads_open_ended_ranges():
     }
     assert type(parsed["year"][0]) is int
     # An integer column's range may have fractional ends: year in [2007.5, 2009] is 2008, 2009.
-    assert parse_where(["year=2007.5..2009"], _FITTED) == {"year": (2007.5, 2009)}
+    assert parse_where(["year=2007.5..2009"], fitted_for_where) == {"year": (2007.5, 2009)}
     with pytest.raises(ValueError, match="has no end"):
-        parse_where(["mass=.."], _FITTED)
-
-
-@pytest.mark.parametrize(
-    ("item", "pattern"),
-    [
-        ("year=2007.5", r"column 'year' holds whole numbers; '2007.5' is not one.*2007 or 2008"),
-        ("year=1e400", "holds whole numbers"),
-        ("label=6.5", "holds whole numbers"),  # a categorical column of integers
-        ("mass=nan", "not a number to condition on"),
-    ],
-)
-def test_parse_where_refuses_values_a_column_cannot_hold(item, pattern):
-    with pytest.raises(ValueError, match=pattern):
-        parse_where([item], _FITTED)
-
-
-def test_parse_where_rejects_a_column_given_twice():
-    with pytest.raises(ValueError, match="given twice"):
-        parse_where(["mass=1", "mass=2..3"], _FITTED)
+        parse_where(["mass=.."], fitted_for_where)
 
 
 # --------------------------------------------------------------------------- end to end
@@ -553,9 +554,9 @@ def bad_cases(penguins, model_file) -> dict[str, tuple[list, str, str]]:
             "",
         ),
         "bad bounds": (["fit", data, *fit_to, "--bounds", "x"], "--bounds must be one of", ""),
-        "bad transform": (
-            ["fit", data, *fit_to, "--transform", "log"],
-            "--transform must be one of auto, none, yeo-johnson, quantile",
+        "bad model": (
+            ["fit", data, *fit_to, "--model", "forest"],
+            "--model must be one of auto, trees, cells, gaussian, gmm, kde",
             "",
         ),
         "table option with dask": (
@@ -581,7 +582,7 @@ _BAD_NAMES = [
     "too many rows", "seed too large for fit", "negative seed for sample",
     "seed too large for evaluate", "seed too large for demo", "fractional integer in where",
     "bad kind syntax", "kind of an unknown column", "unknown kind", "bad bounds",
-    "bad transform", "table option with dask", "one row", "only id columns",
+    "bad model", "table option with dask", "one row", "only id columns",
 ]  # fmt: skip
 
 
@@ -794,12 +795,12 @@ def test_table_options_reach_the_synthesizer(small_csv, tmp_path):
     result = _invoke(
         "fit", small_csv, "-o", model, "-m", "gaussian", "--seed", "4294967295",
         "--kind", "count=categorical", "--kind", " x = continuous ", "--bounds", "clip",
-        "--transform", "none", "--ids", "regenerate",
+        "--ids", "regenerate",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     fitted = load(model)
     assert fitted.kinds == {"count": "categorical", "x": "continuous"}
-    assert (fitted.bounds, fitted.transform, fitted.ids) == ("clip", "none", "regenerate")
+    assert (fitted.bounds, fitted.ids) == ("clip", "regenerate")
     assert fitted.random_state == 2**32 - 1
     kinds = {c["name"]: c["kind"] for c in fitted.summary()["columns"]}
     assert kinds["count"] == "categorical"

@@ -104,6 +104,12 @@ class ColumnCodec:
         """A value of this column from its text (for ``--where`` on the command line)."""
         raise NotImplementedError
 
+    def parse_bound(self, text: str) -> Any:
+        """An end of a ``low..high`` range from its text; only ordered kinds have ranges."""
+        raise ValueError(
+            f"column {self.name!r} is {self.kind}: give one value (column=value), not a range"
+        )
+
     def conditions(self, value: Any) -> dict[int, Condition]:
         """Conditions on this column's dimensions that fix it at ``value``.
 

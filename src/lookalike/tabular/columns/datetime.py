@@ -162,6 +162,9 @@ class DatetimeCodec(IntegerCodec):
     def parse(self, text: str) -> Any:
         return self.timestamp(text)
 
+    def parse_bound(self, text: str) -> Any:
+        return self.timestamp(text)
+
     def timestamp(self, value: Any) -> pd.Timestamp:
         """A user's date as a wall-time Timestamp of this column."""
         try:

@@ -182,13 +182,21 @@ class NumericCodec(ColumnCodec):
                     f"column {self.name!r} holds durations; cannot read {text!r} as one "
                     "(use e.g. '3 days' or '01:30:00')"
                 ) from None
+        return self.check_value(self._read_number(text))
+
+    def parse_bound(self, text: str) -> Any:
+        return self.parse(text) if self.unit else self._read_number(text)
+
+    def _read_number(self, text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise ValueError(
                 f"column {self.name!r} is numeric; cannot read {text!r} as a number"
             ) from None
-        return self.check_value(value)
+        if math.isnan(value):
+            raise ValueError(f"column {self.name!r}: {text!r} is not a number to condition on")
+        return value
 
     def number(self, value: Any) -> float:
         """A user's value as a float in the column's units."""
@@ -313,11 +321,24 @@ class IntegerCodec(NumericCodec):
         return 0.5 * self.step
 
     def check_value(self, value: float) -> Any:
-        if isinstance(value, float | np.floating) and not float(value).is_integer():
+        if isinstance(value, float | np.floating) and not (
+            math.isfinite(value) and float(value).is_integer()
+        ):
+            hint = (
+                f" (such as {math.floor(value)} or {math.ceil(value)}), or a range"
+                if math.isfinite(value)
+                else ""
+            )
             raise ValueError(
-                f"column {self.name!r} holds integers; {value!r} is not a whole number."
+                f"column {self.name!r} holds whole numbers; {value!r} is not one: give a "
+                f"whole number{hint}."
             )
         return int(value) if isinstance(value, float | np.floating) else value
+
+    def parse_bound(self, text: str) -> Any:
+        """A range's end: an int when whole; a fractional end is allowed (2007.5..2009)."""
+        value = self._read_number(text)
+        return int(value) if math.isfinite(value) and value.is_integer() else value
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

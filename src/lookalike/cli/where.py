@@ -46,7 +46,7 @@ def parse_where(items: Sequence[str], synthesizer: Any) -> dict[str, Any]:
     >>> import pandas as pd
     >>> from lookalike import Synthesizer
     >>> table = pd.DataFrame({"species": ["Adelie", "Gentoo"] * 20,
-    ...                       "mass": [3500.0 + 10 * i for i in range(40)]})
+    ...                       "mass": [3500.0 + 12.5 * i for i in range(40)]})
     >>> fitted = Synthesizer(model="gaussian", random_state=0).fit(table)
     >>> parse_where(["species=Gentoo", "mass=3600.."], fitted)
     {'species': 'Gentoo', 'mass': (3600.0, None)}

@@ -238,9 +238,8 @@ class Synthesizer:
             )
             model = self.selection_.winner
         seed = int(rng.integers(0, 2**31 - 1))
-        self._say(
-            f"fitting the joint model ({model if isinstance(model, str) else type(model).__name__})"
-        )
+        shown = model if isinstance(model, str) else type(model).__name__
+        self._say(f"fitting the joint model ({shown})")
         self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs).fit(Z, encoder.dims)
         self.columns_ = [str(c) for c in df.columns]
         self.schema_ = codecs
@@ -341,9 +340,9 @@ class Synthesizer:
                 raise ValueError(f"column {name!r} is an id column; it cannot be conditioned on.")
             if isinstance(value, list):
                 value = tuple(value)
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                if codec.kind not in ("categorical", "boolean"):
-                    raise ValueError(f"where[{name!r}] must be a value; got {value!r}.")
+            missing = value is None or (isinstance(value, float) and np.isnan(value))
+            if missing and codec.kind not in ("categorical", "boolean"):
+                raise ValueError(f"where[{name!r}] must be a value; got {value!r}.")
             merged[name] = value
         for constraint in self.constraints or []:
             for name, (low, high) in constraint.ranges().items():

@@ -34,6 +34,9 @@ from lookalike.tabular.columns import Condition, ModelDim
 #: A model's conditions: model dimension index -> condition.
 Conditions = Mapping[int, Condition]
 
+#: Discrete dimensions with at most this many levels are one-hot in :func:`row_features`.
+MAX_ONE_HOT = 16
+
 
 class JointModel(Protocol):
     """The contract of a joint model (see the module docstring)."""
@@ -92,3 +95,24 @@ def resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
 def interval_probability(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """``P(low <= Z <= high)`` for a standard normal ``Z``."""
     return np.clip(uniforms(high) - uniforms(low), 0.0, 1.0)
+
+
+def row_features(Z: np.ndarray, dims: Sequence[ModelDim]) -> np.ndarray:
+    """Rows as vectors for distances: the partition of cells, closest-record checks.
+
+    Continuous dimensions as they are (normal scores; missing -> 0), discrete
+    dimensions with at most :data:`MAX_ONE_HOT` levels one-hot scaled by ``1/sqrt(2)``
+    (two levels are one unit apart, like one standard deviation of a score), wider ones
+    by their normal score.
+    """
+    blocks = []
+    for j, dim in enumerate(dims):
+        column = Z[:, j]
+        if dim.discrete and dim.levels <= MAX_ONE_HOT:
+            codes = dim.codes(column)
+            one_hot = np.zeros((column.size, dim.levels))
+            one_hot[np.arange(column.size), codes] = np.sqrt(0.5)
+            blocks.append(one_hot)
+        else:
+            blocks.append(np.nan_to_num(column, nan=0.0)[:, None])
+    return np.hstack(blocks)

@@ -25,9 +25,7 @@ condition on a continuous dimension), a cell is drawn with probability proportio
 proportion to ``w_ig`` (the conditioned value itself is then set exactly). No rows are
 rejected.
 
-Partition features: continuous dimensions as they are (normal scores; missing -> 0),
-discrete dimensions with at most :data:`MAX_ONE_HOT` levels one-hot scaled by
-``1/sqrt(2)`` (two levels are one unit apart), wider ones by their normal score.
+The partition works on :func:`~lookalike.tabular.models.base.row_features`.
 
 References
 ----------
@@ -48,10 +46,8 @@ from sklearn.base import BaseEstimator
 from lookalike._validation import Interval, RandomState, validate_params
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ModelDim
-from lookalike.tabular.models.base import Conditions, generator, resample
+from lookalike.tabular.models.base import Conditions, generator, resample, row_features
 
-#: Discrete dimensions with at most this many levels are one-hot in the partition features.
-MAX_ONE_HOT = 16
 #: Power iterations for a cell's first principal direction.
 POWER_ITERATIONS = 8
 
@@ -96,7 +92,7 @@ class CellMixture(BaseEstimator):  # type: ignore[misc]
         if Z.ndim != 2 or Z.shape[1] != len(dims) or Z.shape[0] == 0:
             raise ValueError(f"Z must have shape (n_rows, {len(dims)}); got {Z.shape}.")
         rng = generator(self.random_state)
-        features = partition_features(Z, dims)
+        features = row_features(Z, dims)
         cells = principal_tree_cells(features, self.cell_size, rng)
         order = np.argsort(cells, kind="stable")
         self.rows_ = Z[order]
@@ -185,21 +181,6 @@ def column_groups(dims: Sequence[ModelDim]) -> list[tuple[int, int]]:
 def point_bandwidth(n_rows: int) -> float:
     """Kernel width (normal-score units) that weighs members around a point condition."""
     return float(1.06 * n_rows ** (-1.0 / 5.0))
-
-
-def partition_features(Z: np.ndarray, dims: Sequence[ModelDim]) -> np.ndarray:
-    """Rows as vectors for the partition (see the module docstring)."""
-    blocks = []
-    for j, dim in enumerate(dims):
-        column = Z[:, j]
-        if dim.discrete and dim.levels <= MAX_ONE_HOT:
-            codes = dim.codes(column)
-            one_hot = np.zeros((column.size, dim.levels))
-            one_hot[np.arange(column.size), codes] = np.sqrt(0.5)
-            blocks.append(one_hot)
-        else:
-            blocks.append(np.nan_to_num(column, nan=0.0)[:, None])
-    return np.hstack(blocks)
 
 
 def principal_tree_cells(

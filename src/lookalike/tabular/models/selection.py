@@ -8,7 +8,9 @@ from the draws of the model that never saw them, so a family that copies its tra
 rows gains nothing (pooling the folds would let the detector meet a row's copy among
 the synthetic rows of another fold's model and score copying below 0.5). The family
 with the lowest ROC AUC, averaged over folds, wins (0.5: the detector cannot tell them
-apart). Ties within :data:`TIE` keep the earlier family of
+apart), among the families that do not copy: the median distance of their draws to the
+closest training row must be at least :data:`MIN_DCR_RATIO` times that of the held-out
+real rows (:func:`dcr_ratio`). Ties within :data:`TIE` keep the earlier family of
 :data:`~lookalike.tabular.models.registry.AUTO_FAMILIES`.
 
 Large tables are compared on a seeded sample of :data:`SELECTION_ROWS` rows with one
@@ -27,7 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.neighbors import NearestNeighbors
 
+from lookalike.tabular.models.base import row_features
 from lookalike.tabular.models.registry import make_model
 
 #: Rows compared at most (a seeded sample of larger tables).
@@ -40,6 +44,9 @@ SINGLE_SPLIT_ROWS = 5_000
 TIE = 0.01
 #: Seconds after which the remaining families are skipped.
 TIME_BUDGET = 120.0
+#: A family must keep its draws this far from its training rows, relative to fresh real
+#: rows (median distance to the closest training row), to be chosen.
+MIN_DCR_RATIO = 0.9
 
 logger = logging.getLogger("lookalike.tabular")
 
@@ -50,6 +57,7 @@ class Selection:
 
     winner: str
     scores: dict[str, float] = field(default_factory=dict)
+    dcr_ratios: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     n_rows: int = 0
@@ -59,13 +67,15 @@ class Selection:
         return {
             "winner": self.winner,
             "detector_auc": {k: round(v, 4) for k, v in self.scores.items()},
+            "dcr_ratio": {k: round(v, 3) for k, v in self.dcr_ratios.items()},
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "skipped": list(self.skipped),
             "rows_compared": self.n_rows,
             "folds": self.folds,
             "reason": (
                 f"{self.winner!r} had the lowest held-out detector ROC AUC "
-                f"({self.scores[self.winner]:.3f}; 0.5 = indistinguishable)"
+                f"({self.scores[self.winner]:.3f}; 0.5 = indistinguishable) among the "
+                f"families whose distance-to-closest-record ratio is at least {MIN_DCR_RATIO}"
             ),
         }
 
@@ -111,7 +121,7 @@ def select_family(
             selection.skipped.append(family)
             continue
         begin = time.perf_counter()
-        aucs, weights = [], []
+        aucs, ratios, weights = [], [], []
         for fold in tested:
             fit_rows = rows[assignment != fold]
             test = np.flatnonzero(assignment == fold)
@@ -122,14 +132,38 @@ def select_family(
                 real.iloc[test].reset_index(drop=True), decode(drawn), random_state=seed
             )
             aucs.append(result.auc)
+            ratios.append(dcr_ratio(Z[fit_rows], Z[rows[test]], drawn, dims))
             weights.append(test.size)
         score = float(np.average(aucs, weights=weights))
         selection.scores[family] = score
+        selection.dcr_ratios[family] = float(np.average(ratios, weights=weights))
         selection.seconds[family] = time.perf_counter() - begin
-        logger.info("model='auto': %s scored detector AUC %.3f", family, score)
-    best = min(selection.scores.values())
+        logger.info(
+            "model='auto': %s scored detector AUC %.3f, DCR ratio %.2f",
+            family,
+            score,
+            selection.dcr_ratios[family],
+        )
+    private = [f for f in selection.scores if selection.dcr_ratios[f] >= MIN_DCR_RATIO]
+    if not private:  # none is private enough: the one that copies least
+        private = [max(selection.dcr_ratios, key=lambda f: selection.dcr_ratios[f])]
+    best = min(selection.scores[f] for f in private)
     tie = max(TIE, 0.5 / np.sqrt(rows.size))
     selection.winner = next(
-        f for f in families if f in selection.scores and selection.scores[f] <= best + tie
+        f for f in families if f in private and selection.scores[f] <= best + tie
     )
     return selection
+
+
+def dcr_ratio(
+    training: np.ndarray, held_out: np.ndarray, drawn: np.ndarray, dims: Sequence[Any]
+) -> float:
+    """Median distance of draws to their closest training row over that of held-out rows.
+
+    Distances are Euclidean on :func:`~lookalike.tabular.models.base.row_features`.
+    """
+    index = NearestNeighbors(n_neighbors=1).fit(row_features(training, dims))
+    to_drawn = index.kneighbors(row_features(drawn, dims))[0][:, 0]
+    to_held_out = index.kneighbors(row_features(held_out, dims))[0][:, 0]
+    reference = float(np.median(to_held_out))
+    return float(np.median(to_drawn)) / reference if reference > 0 else 1.0

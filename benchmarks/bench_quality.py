@@ -111,9 +111,9 @@ COPY_FLAG = 0.45
 #: CTGAN/TVAE: epochs cut so that a fit makes at most this many gradient steps (batch 500).
 MAX_GAN_STEPS = 1500
 #: ForestFlow: defaults (n_t=50, duplicate_K=100) while n_t * K * rows * outputs (its
-#: work) stays under this (wine's work at the defaults); above it duplicate_K, then n_t,
+#: work) stays under this (a quarter of wine's at the defaults); above it duplicate_K, then n_t,
 #: are halved down to 10 each, then duplicate_K down to 1 and n_t down to 5.
-FOREST_BUDGET = 1.0e7
+FOREST_BUDGET = 2.5e6
 #: ForestFlow at its defaults on a subsample of adult's train rows, to extrapolate its time.
 FOREST_TIMING_ROWS = 250
 FOREST_TIMING_N_T = 1

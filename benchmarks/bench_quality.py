@@ -601,8 +601,12 @@ def bench_quality(args: argparse.Namespace) -> str:
             if result["status"] == "ok" and not args.fit_only:
                 shared = results.setdefault("", {})
                 folds = 2 if args.smoke else 5
-                result["scores"] = cached_score(space, result, shared, folds)
-                log(f"scored {key} on {name}: AUC {result['scores']['auc']:.3f}")
+                try:
+                    result["scores"] = cached_score(space, result, shared, folds)
+                except Exception as error:  # rows that cannot be scored are a result too
+                    result["status"] = f"unscorable: {type(error).__name__}: {error}"[:150]
+                else:
+                    log(f"scored {key} on {name}: AUC {result['scores']['auc']:.3f}")
             result.pop("rows", None)
             results[key] = result
         results.pop("", None)

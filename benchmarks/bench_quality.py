@@ -110,10 +110,12 @@ AUC_TARGET = {"digits": 0.70, "adult": 0.70, "survey": 0.70}
 COPY_FLAG = 0.45
 #: CTGAN/TVAE: epochs cut so that a fit makes at most this many gradient steps (batch 500).
 MAX_GAN_STEPS = 1500
-#: ForestFlow: defaults (n_t=50, duplicate_K=100) while n_t * K * rows * outputs (its
-#: work) stays under this (a quarter of wine's at the defaults); above it duplicate_K, then n_t,
-#: are halved down to 10 each, then duplicate_K down to 1 and n_t down to 5.
-FOREST_BUDGET = 2.5e6
+#: ForestFlow: its cost is n_t * 100 boosting rounds * outputs trees, each on
+#: rows * duplicate_K rows; at the defaults (n_t=50, duplicate_K=100) wine alone takes
+#: over 15 minutes here. Every data set gets n_t=10 and duplicate_K cut so that a tree
+#: sees at most this many rows.
+FOREST_N_T = 10
+FOREST_MAX_ROWS = 50_000
 #: ForestFlow at its defaults on a subsample of adult's train rows, to extrapolate its time.
 FOREST_TIMING_ROWS = 250
 FOREST_TIMING_N_T = 1
@@ -204,17 +206,6 @@ class Workspace:
             write_table(self.train, self.train_path)
         write_json(self.kinds, self.kinds_path)
 
-    def n_outputs(self) -> int:
-        """Columns after ForestFlow's dummy coding (levels - 1 per categorical)."""
-        total = 0
-        for column, kind in self.kinds.items():
-            if kind == "categorical":
-                levels = self.train[column].nunique() + int(self.train[column].isna().any())
-                total += max(1, levels - 1)
-            else:
-                total += 1
-        return total
-
 
 def peer_settings(peer: str, space: Workspace) -> tuple[dict[str, Any], str]:
     """The peer's options on this data set, and how they differ from its defaults."""
@@ -226,18 +217,10 @@ def peer_settings(peer: str, space: Workspace) -> tuple[dict[str, Any], str]:
         epochs = max(1, MAX_GAN_STEPS // batches)
         return {"epochs": epochs}, f"epochs={epochs} (default 300)"
     if peer == "forestflow":
-        outputs = space.n_outputs()
-        n_t, k = 50, 100
-        for low_k, low_n_t in ((10, 10), (1, 5)):
-            while n_t * k * n * outputs > FOREST_BUDGET and k > low_k:
-                k = max(low_k, k // 2)
-            while n_t * k * n * outputs > FOREST_BUDGET and n_t > low_n_t:
-                n_t = max(low_n_t, n_t // 2)
-        if (n_t, k) == (50, 100):
-            return {}, "defaults (n_t=50, duplicate_K=100)"
+        k = int(min(100, max(1, FOREST_MAX_ROWS // n)))
         return (
-            {"n_t": n_t, "duplicate_K": k},
-            f"n_t={n_t}, duplicate_K={k} (defaults 50, 100)",
+            {"n_t": FOREST_N_T, "duplicate_K": k},
+            f"n_t={FOREST_N_T}, duplicate_K={k} (defaults 50, 100)",
         )
     return {}, "defaults"
 

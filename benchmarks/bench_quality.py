@@ -709,12 +709,15 @@ def bench_augment(args: argparse.Namespace) -> str:
     def synthesizer(model: str) -> Callable[[pd.DataFrame, int], pd.DataFrame]:
         def augment(df: pd.DataFrame, seed: int) -> pd.DataFrame:
             with threadpool_limits(1):
-                return la.Synthesizer(model=model, random_state=seed, n_jobs=1).augment(
-                    df, "target", strategy="balance", random_state=seed
-                )
+                synth = la.Synthesizer(model=model, random_state=seed, n_jobs=1)
+                out = synth.augment(df, "target", strategy="balance", random_state=seed)
+            if synth.selection_ is not None:
+                chosen.setdefault(model, []).append(synth.selection_.winner)
+            return out
 
         return augment
 
+    chosen: dict[str, list[str]] = {}
     methods: dict[str, Callable[[pd.DataFrame, int], pd.DataFrame] | None] = {
         "no augmentation": lambda df, seed: df,
         "SMOTE (imbalanced-learn)": smote,
@@ -768,6 +771,9 @@ def bench_augment(args: argparse.Namespace) -> str:
         f"seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))}). SMOTE's "
         "seconds exclude its process start."
     )
+    for model, winners in chosen.items():
+        note += f' Synthesizer("{model}") chose {" / ".join(winners)} per seed.'
+
     return markdown_table(header, rows) + note
 
 

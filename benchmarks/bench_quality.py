@@ -282,6 +282,14 @@ def peer_record(
             return {"status": "skipped: no peers environment", "settings": settings}
         if not fit:
             return {"status": "not run (--no-fit)", "settings": settings}
+        lock = stem.with_suffix(".lock")
+        try:  # several runs may fill the cache side by side: one fit per peer and table
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return {
+                "status": f"skipped: being fitted by another run ({lock})",
+                "settings": settings,
+            }
         log(f"fitting {peer}{tag} on {space.data.name} ({settings})")
         timing = stem.with_suffix(".timing.json")
         command = [
@@ -308,6 +316,7 @@ def peer_record(
             record.update(json.loads(timing.read_text()))
         record["measured"] = datetime.date.today().isoformat()
         write_json(record, record_path)
+        lock.unlink()
         log(f"{peer}{tag} on {space.data.name}: {status} ({seconds:.0f} s)")
     record["settings"] = settings
     if record["status"] == "ok":

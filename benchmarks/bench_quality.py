@@ -560,8 +560,7 @@ def forest_extrapolation(
         f"per noise level: linear in n_t), by 100/{FOREST_TIMING_ROUNDS} (every boosting "
         f"round grows the same trees on the same rows) and by {len(space.train):,}/{m} "
         "rows (histogram XGBoost is linear in rows; fixed per-tree costs make this an "
-        "underestimate, i.e. in ForestFlow's favour). At n_t=1, n_estimators=100 the "
-        "same 250 rows did not finish within 20 minutes here."
+        "underestimate, i.e. in ForestFlow's favour)."
     )
     return total, text
 

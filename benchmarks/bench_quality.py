@@ -282,7 +282,7 @@ def peer_record(
         if python is None:
             return {"status": "skipped: no peers environment", "settings": settings}
         if not fit:
-            return {"status": "not run (--no-fit)", "settings": settings}
+            return {"status": "not fitted: no cached rows", "settings": settings}
         lock = stem.with_suffix(".lock")
         try:  # several runs may fill the cache side by side: one fit per peer and table
             os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
@@ -333,7 +333,7 @@ def lookalike_record(model: str, space: Workspace, fit: bool, source: str) -> di
     if record_path.exists():
         record = json.loads(record_path.read_text())
     elif not fit:
-        return {"status": "not run (--no-fit)", "settings": "defaults"}
+        return {"status": "not fitted: no cached rows", "settings": "defaults"}
     else:
         log(f"fitting lookalike {model} on {space.data.name}")
         try:

@@ -464,3 +464,16 @@ def test_a_wide_categorical_fits_in_bounded_memory():
     # The top merchant's share (12.2%) comes back within 5 binomial sd (0.0015 each).
     top = (table["merchant"] == "m0000").mean()
     assert abs((fake["merchant"] == "m0000").mean() - top) < 5 * np.sqrt(top * (1 - top) / n)
+
+
+def test_auto_stops_at_its_time_budget(monkeypatch, penguins):
+    # Issue 12: "auto" on 50 rows x 1000 columns took minutes. Past the budget a family
+    # is scored on the folds it finished and the families not started are skipped.
+    from lookalike.tabular.models import selection
+
+    monkeypatch.setattr(selection, "TIME_BUDGET", 0.0)
+    synth = Synthesizer(random_state=0).fit(penguins)
+    described = synth.summary()["selection"]
+    assert described["folds_used"] == {"trees": 1}
+    assert described["skipped"] == ["cells", "gaussian"]
+    assert described["winner"] == "trees" and synth.model_.__class__.__name__ == "SequentialTrees"

@@ -16,7 +16,8 @@ real rows (:func:`dcr_ratio`). Ties within :data:`TIE` keep the earlier family o
 Large tables are compared on a seeded sample of :data:`SELECTION_ROWS` rows with one
 split (:data:`SINGLE_SPLIT_ROWS` and more rows) instead of :data:`FOLDS` folds, and a
 family is skipped once :data:`TIME_BUDGET` seconds have gone (the first family always
-runs), so "auto" costs a bounded multiple of one fit.
+runs); a family running past the budget is scored on the folds it finished (at least
+one, said in ``folds_used``), so "auto" costs a bounded multiple of one fit.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Selection:
     skipped: list[str] = field(default_factory=list)
     n_rows: int = 0
     folds: int = 0
+    folds_used: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class Selection:
             "skipped": list(self.skipped),
             "rows_compared": self.n_rows,
             "folds": self.folds,
+            "folds_used": dict(self.folds_used),
             "reason": (
                 f"{self.winner!r} had the lowest held-out detector ROC AUC "
                 f"({self.scores[self.winner]:.3f}; 0.5 = indistinguishable) among the "
@@ -134,6 +137,9 @@ def select_family(
             aucs.append(result.auc)
             ratios.append(dcr_ratio(Z[fit_rows], Z[rows[test]], drawn, dims))
             weights.append(test.size)
+            if time.perf_counter() - started > TIME_BUDGET:
+                break  # scored on the folds done so far
+        selection.folds_used[family] = len(aucs)
         score = float(np.average(aucs, weights=weights))
         selection.scores[family] = score
         selection.dcr_ratios[family] = float(np.average(ratios, weights=weights))

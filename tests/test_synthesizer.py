@@ -404,3 +404,19 @@ def test_where_on_a_rare_class_returns_that_class():
         real_common = small.loc[small["target"] == "1", "mean radius"].mean()
         generated = rows["mean radius"].mean()
         assert abs(generated - real_rare) < abs(generated - real_common), family
+
+
+@pytest.mark.slow
+def test_bounds_hold_where_rejection_over_many_columns_would_accept_nothing():
+    # A KDE on 64 pixel columns puts a third of each column's draws outside 0..16: hardly
+    # any row is inside every range, so rejection would accept nothing. Observed bounds are
+    # exact ranges of each column's marginal instead, met by every row.
+    from sklearn.datasets import load_digits
+
+    pixels = load_digits(as_frame=True).frame.drop(columns="target").iloc[:300]
+    model = KernelDensity(bandwidth=1.0)
+    for bounds in ("observed", "clip"):
+        rows = Synthesizer(model, bounds=bounds, random_state=0).fit(pixels).sample(50)
+        assert list(rows.columns) == list(pixels.columns)
+        assert (rows.dtypes == pixels.dtypes).all()
+        assert (rows >= pixels.min()).all().all() and (rows <= pixels.max()).all().all()

@@ -206,7 +206,7 @@ class DatetimeCodec(IntegerCodec):
         return value
 
     def _shown(self, number: float) -> str:
-        return str(np.datetime64(int(number), self.grain))
+        return str(np.datetime64(int(number), self.grain))  # type: ignore[call-overload]
 
     def shown_value(self, number: float) -> Any:
         return self._shown(number)

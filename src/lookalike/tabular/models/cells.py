@@ -44,7 +44,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from lookalike._restore import check_float_array, has_fitted_state, is_int, require
-from lookalike._validation import Interval, RandomState, validate_params
+from lookalike._validation import Constraint, Interval, RandomState, validate_params
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ModelDim
 from lookalike.tabular.models.base import Conditions, generator, resample, row_features
@@ -52,13 +52,13 @@ from lookalike.tabular.models.base import Conditions, generator, resample, row_f
 #: Power iterations for a cell's first principal direction.
 POWER_ITERATIONS = 8
 
-_PARAMETERS = {
+_PARAMETERS: dict[str, Constraint] = {
     "cell_size": Interval(2, None, integer=True),
     "random_state": RandomState(),
 }
 
 
-class CellMixture(BaseEstimator):  # type: ignore[misc]
+class CellMixture(BaseEstimator):
     """A mixture of small cells with independent columns in each (see the module docstring).
 
     Parameters

@@ -54,7 +54,7 @@ ANALYTIC_COMPONENTS = 256
 CALIBRATION_DRAWS = 50_000
 
 
-class EstimatorModel(BaseEstimator):  # type: ignore[misc]
+class EstimatorModel(BaseEstimator):
     """A lookalike density estimator fitted to the model space (see the module docstring).
 
     Parameters
@@ -216,7 +216,7 @@ class EstimatorModel(BaseEstimator):  # type: ignore[misc]
         )
         rows = self.training_rows_
         if _is_gaussian_kde(fitted):
-            check_float_array(rows, "training_rows_")
+            rows = check_float_array(rows, "training_rows_")
             require(
                 rows.ndim == 2 and rows.shape[1] == d and rows.shape[0] >= 1,
                 f"training_rows_ must be a matrix of {d} columns",

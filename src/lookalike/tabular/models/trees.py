@@ -9,8 +9,12 @@ the dependence the trees find is kept: a combination that never occurs in the da
 has no leaf that produces it.
 
 Leaves are stored once, as the training members sorted by leaf (``O(n)`` memory per
-dimension); sampling drops all rows at once (``apply``) and picks members by offset,
-so drawing is a few vectorised passes per dimension.
+dimension). After fitting, each scikit-learn tree is kept only as plain node arrays
+(children, split feature and threshold, where missing values go;
+:func:`~lookalike.tabular.models._leaves.node_arrays`), so a model file holds numbers
+only; sampling drops all rows down those arrays at once (a numpy walk that routes
+rows as scikit-learn's ``apply`` does) and picks members by offset, so drawing is a
+few vectorised passes per dimension.
 
 References
 ----------

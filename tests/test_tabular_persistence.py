@@ -10,6 +10,7 @@ one-line message naming the problem, never a traceback from inside sampling.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 import json
@@ -35,7 +36,12 @@ from lookalike.tabular.models._leaves import Leaves, node_arrays
 DATA = Path(__file__).parent / "data"
 N = 80
 CONSTRAINTS = [Bounds("k", 0, 3), Order("when", "until"), FixedSum(["share_a", "share_b"], 0.7)]
-WHERE = {"colour": "red", "flag": True, "when": ("2021-02-01", "2021-09-30")}
+WHERE = {
+    "colour": "red",
+    "flag": True,
+    "when": ("2021-02-01", "2021-09-30"),
+    "band": pd.Interval(5.0, 10.0),
+}
 
 
 def make_table(n: int = N, seed: int = 0) -> pd.DataFrame:
@@ -121,6 +127,7 @@ def test_every_family_round_trips_with_every_column_kind(name, table, tmp_path):
     assert_same_samples(synthesizer, loaded)
     sample = quietly(lambda: loaded.sample(40, where=WHERE, random_state=3))
     assert set(sample["colour"]) == {"red"} and sample["flag"].all()
+    assert set(sample["band"]) == {pd.Interval(5.0, 10.0)}
     # the kinds survive with their dtypes
     dropped = synthesizer.summary()["dropped_ids"]
     expected = table.drop(columns=dropped).dtypes
@@ -141,6 +148,39 @@ def test_auto_round_trips_with_its_selection(tmp_path):
         )
     assert loaded.summary() == synthesizer.summary()
     assert loaded.summary()["selection"]["winner"] in ("trees", "cells", "gaussian")
+
+
+def test_more_sorts_of_columns_round_trip(tmp_path):
+    """Interval dtype, object booleans with None, tuple and mixed categories, nullable
+    integers, dates before 1677 (datetime64[s]), a fixed-offset time zone, a year grain,
+    float32."""
+    rng = np.random.default_rng(2)
+    n = 60
+    table = pd.DataFrame(
+        {
+            "span": pd.arrays.IntervalArray.from_breaks([0, 1, 2, 3])[rng.integers(0, 3, n)],
+            "maybe": pd.Series(rng.choice([True, False, None], n), dtype=object),
+            "pair": pd.Series([("a", 1) if v else ("b", 2) for v in rng.random(n) < 0.5]),
+            "mixed": pd.Series([("x", 1, 2.5)[i] for i in rng.integers(0, 3, n)], dtype=object),
+            "count": pd.array(rng.integers(0, 9, n), dtype="Int64"),
+            "old": np.datetime64("1500-01-01", "s") + np.arange(n).astype("timedelta64[D]"),
+            "offset": pd.date_range(
+                "2020-01-01", periods=n, freq="h", tz=dt.timezone(dt.timedelta(hours=2))
+            ),
+            "year": pd.date_range("2000-01-01", periods=n, freq="YS"),
+            "small": rng.normal(size=n).astype(np.float32),
+        }
+    )
+    table.loc[::6, "count"] = pd.NA
+    table.loc[::7, "old"] = pd.NaT
+    kinds = {"pair": "categorical", "mixed": "categorical"}
+    synthesizer = Synthesizer("cells", kinds=kinds, random_state=0).fit(table)
+    loaded = load(save(synthesizer, tmp_path / "s.lookalike"))
+    for where in (None, {"span": pd.Interval(1, 2), "mixed": 2.5, "year": (None, "2030-01-01")}):
+        expected = synthesizer.sample(20, where=where, random_state=1)
+        pd.testing.assert_frame_equal(loaded.sample(20, where=where, random_state=1), expected)
+    assert set(expected["span"]) == {pd.Interval(1, 2)} and set(expected["mixed"]) == {2.5}
+    assert loaded.summary() == synthesizer.summary()
 
 
 def test_unfitted_synthesizer_and_later_fit(table, tmp_path):

@@ -187,7 +187,7 @@ class CategoricalCodec(ColumnCodec):
                 raise ValueError(f"column {self.name!r} has no missing values to condition on.")
             return {0: level_interval(marginal, len(self.levels))}
         keys = [_key(level) for level in self.levels]
-        if isinstance(value, list) or _key(value) not in keys:
+        if (isinstance(value, list) and self.interval_closed is None) or _key(value) not in keys:
             raise ValueError(
                 f"value {value!r} is not a category of column {self.name!r}; categories: "
                 f"{_shown(self.categories)}"

@@ -574,8 +574,9 @@ def test_tampered_synthesizer_is_refused(saved):
 
 
 def test_a_file_from_the_synthesizer_before_its_codecs_says_to_refit():
-    """tests/data holds files written by lookalike 0.1's Synthesizer (a fitted one, with
-    its ColumnSchema and transforms.TableEncoder, and an unfitted one with ``transform``)."""
+    """tests/data holds files of the Synthesizer before its codecs (main at ebc1365): a
+    fitted one, with its ColumnSchema and transforms.TableEncoder, and an unfitted one
+    with ``transform``."""
     for name in ("synthesizer_format1.lookalike", "synthesizer_unfitted_format1.lookalike"):
         refused(DATA / name, "written by an older lookalike .*refit the model")
 

@@ -67,7 +67,7 @@ covariances; positive bandwidths; a Synthesizer's column marginals finite and
 monotone, its model dimensions those of its codecs, its joint model fitted on
 them, its trees' node arrays a tree...). Any failure raises
 :class:`~lookalike.exceptions.ModelFileError` (a ValueError) with one line that
-names it. A Synthesizer file written before the column codecs (lookalike 0.1) is
+names it. A file of the Synthesizer written before its column codecs is
 refused with a message that says to refit the model.
 
 The package has three parts: :mod:`~lookalike.persistence.archive` (the zip

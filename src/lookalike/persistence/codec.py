@@ -71,7 +71,7 @@ ALLOWED_CLASSES: tuple[str, ...] = (
     "sklearn.preprocessing.QuantileTransformer",
     "sklearn.preprocessing.PowerTransformer",
 )
-#: Classes that older versions wrote and this one cannot read (the Synthesizer before 0.2).
+#: Classes that older versions wrote and this one cannot read (the old Synthesizer's parts).
 RETIRED_CLASSES = ("lookalike.tabular.schema.ColumnSchema", "lookalike.tabular.transforms.")
 # dotted path -> (module, attribute): the only imports load performs.
 _CLASS_TABLE: dict[str, tuple[str, str]] = {

@@ -68,7 +68,7 @@ _PARAMETERS: dict[str, ParameterConstraint] = {
     "verbose": Interval(0, None, integer=True),
 }
 
-#: Attributes of the Synthesizer before its column codecs (lookalike 0.1): such files
+#: Attributes of the Synthesizer before its column codecs (main at ebc1365): such files
 #: cannot be read.
 _RETIRED_ATTRIBUTES = frozenset({"transform", "criterion_", "score_"})
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
+from lookalike._restore import is_int, require
 from lookalike.tabular.models.base import row_features
 from lookalike.tabular.models.registry import make_model
 
@@ -81,6 +82,29 @@ class Selection:
                 f"families whose distance-to-closest-record ratio is at least {MIN_DCR_RATIO}"
             ),
         }
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        require(isinstance(self.winner, str), "winner must be a str")
+        for name in ("scores", "dcr_ratios", "seconds"):
+            table = getattr(self, name)
+            require(
+                isinstance(table, dict)
+                and all(isinstance(k, str) and isinstance(v, float) for k, v in table.items()),
+                f"{name} must be a dict family -> float",
+            )
+        require(
+            self.winner in self.scores and self.winner in self.dcr_ratios,
+            f"the winner {self.winner!r} has no score",
+        )
+        require(
+            isinstance(self.skipped, list) and all(isinstance(f, str) for f in self.skipped),
+            "skipped must be a list of family names",
+        )
+        require(
+            is_int(self.n_rows) and self.n_rows >= 0 and is_int(self.folds) and self.folds >= 0,
+            "n_rows and folds must be ints >= 0",
+        )
 
 
 def select_family(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext, redirect_stdout
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -281,12 +281,12 @@ def fit(
         bounds=BOUNDS_CHOICES[bounds],
         ids=ids,
         random_state=seed,
-        verbose=1 if verbose else 0,
     )
-    # With --verbose, what the library prints goes to stderr: stdout keeps the result only.
+    # The Synthesizer's stages reach the terminal through the "lookalike" logger (its
+    # verbose printing would repeat them); anything a library prints goes to stderr.
     shape = frame.shape
     with (
-        redirect_stdout(sys.stderr) if verbose else nullcontext(),
+        redirect_stdout(sys.stderr),
         stage(log, "fitting %d rows x %d columns", shape[0], shape[1]),
     ):
         synthesizer.fit(frame)

@@ -47,7 +47,9 @@ def info(
     console.print(f"rows fitted: {summary.get('n_rows')}", highlight=False)
     console.print(f"model: {summary.get('model')}", highlight=False)
     selection = summary.get("selection")
-    if selection:
+    if selection and not selection.get("detector_auc"):
+        console.print(f"model='auto': {selection['reason']}", highlight=False)
+    elif selection:
         scores = ", ".join(f"{k} {v:.3f}" for k, v in selection["detector_auc"].items())
         console.print(
             f"held-out detector AUC (0.5 = indistinguishable): {scores}", highlight=False

@@ -247,6 +247,8 @@ class Synthesizer:
                 Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs
             )
             model = self.selection_.winner
+            if self.selection_.note:
+                self._say(f"model='auto': {self.selection_.note}")
         seed = int(rng.integers(0, 2**31 - 1))
         shown = model if isinstance(model, str) else type(model).__name__
         self._say(f"fitting the joint model ({shown})")

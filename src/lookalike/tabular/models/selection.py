@@ -36,6 +36,12 @@ from lookalike._restore import is_int, require
 from lookalike.tabular.models.base import row_features
 from lookalike.tabular.models.registry import make_model
 
+#: Fewer rows than this leave too few per fold to tell families apart: "auto" then
+#: takes :data:`SMALL_TABLE_FAMILY` without comparing.
+MIN_SELECTION_ROWS = 40
+#: The family of tables under MIN_SELECTION_ROWS rows: a copula with exact marginals
+#: needs no leaf or cell of several rows and never copies a row.
+SMALL_TABLE_FAMILY = "gaussian"
 #: Rows compared at most (a seeded sample of larger tables).
 SELECTION_ROWS = 20_000
 #: Folds of the cross-fitting below SINGLE_SPLIT_ROWS rows; one 75/25 split above.
@@ -65,8 +71,11 @@ class Selection:
     n_rows: int = 0
     folds: int = 0
     folds_used: dict[str, int] = field(default_factory=dict)
+    note: str = ""
 
     def describe(self) -> dict[str, Any]:
+        if not self.scores:
+            return {"winner": self.winner, "rows_compared": 0, "reason": self.note}
         return {
             "winner": self.winner,
             "detector_auc": {k: round(v, 4) for k, v in self.scores.items()},
@@ -93,9 +102,17 @@ class Selection:
                 and all(isinstance(k, str) and isinstance(v, float) for k, v in table.items()),
                 f"{name} must be a dict family -> float",
             )
+        compared = bool(self.scores)  # tables under MIN_SELECTION_ROWS are not compared
         require(
-            self.winner in self.scores and self.winner in self.dcr_ratios,
+            not compared or (self.winner in self.scores and self.winner in self.dcr_ratios),
             f"the winner {self.winner!r} has no score",
+        )
+        require(compared or bool(self.note), "a winner chosen without scores needs its note")
+        require(
+            isinstance(self.note, str)
+            and isinstance(self.folds_used, dict)
+            and all(isinstance(k, str) and is_int(v) for k, v in self.folds_used.items()),
+            "note must be a str and folds_used a dict family -> int",
         )
         require(
             isinstance(self.skipped, list) and all(isinstance(f, str) for f in self.skipped),
@@ -133,6 +150,14 @@ def select_family(
     from lookalike.evaluation.detector import detector_auc
 
     n = Z.shape[0]
+    if n < MIN_SELECTION_ROWS:
+        return Selection(
+            winner=SMALL_TABLE_FAMILY,
+            note=(
+                f"{n} rows are too few to compare families by a held-out detector (at least "
+                f"{MIN_SELECTION_ROWS}); {SMALL_TABLE_FAMILY!r} is the small-table default"
+            ),
+        )
     rows = np.arange(n)
     if n > SELECTION_ROWS:
         rows = np.sort(rng.choice(n, SELECTION_ROWS, replace=False))

@@ -576,18 +576,19 @@ def _encode_partition(
 
 
 def encode_partitions(
-    source: TableSource, encoder: TableEncoder, fitted: PartitionedCodecs
+    source: TableSource, encoder: TableEncoder, lengths: Sequence[int], entropy: Sequence[int]
 ) -> Any:
     """The table's normal scores, partition by partition, as a lazy dask array (or Chunks).
 
-    Missing scores (missing numeric values, whose missing indicators carry them) are
-    filled with standard normal draws, as
-    :class:`~lookalike.tabular.models.estimator.EstimatorModel` fills them in memory.
-    Every partition is encoded with its own random streams, so each read gives the
-    same numbers.
+    ``lengths`` are the partitions' row counts and ``entropy`` the seed of their random
+    streams (:class:`PartitionedCodecs` holds both). Missing scores (missing numeric
+    values, whose missing indicators carry them) are filled with standard normal
+    draws, as :class:`~lookalike.tabular.models.estimator.EstimatorModel` fills them
+    in memory. Every partition is encoded with its own random streams, so each read
+    gives the same numbers.
     """
-    encode = functools.partial(_encode_partition, encoder, list(fitted.entropy))
-    return source.map_arrays(encode, fitted.lengths, encoder.n_dims)
+    encode = functools.partial(_encode_partition, encoder, [int(v) for v in entropy])
+    return source.map_arrays(encode, lengths, encoder.n_dims)
 
 
 __all__ = [

@@ -313,7 +313,9 @@ class Synthesizer:
         shown = model if isinstance(model, str) else type(model).__name__
         where = "EM on all rows" if on_all else f"the sample of {Z.shape[0]} rows"
         self._say(f"fitting the joint model ({shown}) by {where}")
-        scores = partitioned.encode_partitions(source, encoder, fitted) if on_all else None
+        scores = None
+        if on_all:
+            scores = partitioned.encode_partitions(source, encoder, fitted.lengths, fitted.entropy)
         self.model_ = fit_partitioned_model(
             model, Z, encoder.dims, scores, seed, self.n_jobs, persist
         )
@@ -329,6 +331,7 @@ class Synthesizer:
                 if on_all
                 else f"in memory on the seeded sample of {Z.shape[0]} rows"
             ),
+            "lengths": list(fitted.lengths),
             "seed_entropy": list(fitted.entropy),
         }
         return self

@@ -155,7 +155,8 @@ class TableSource:
         import dask
 
         run = dask.delayed(_call, pure=False)
-        tasks = [run(func, index, part) for index, part in enumerate(self.frame.to_delayed())]
+        shared = dask.delayed(func, pure=False)  # one copy in the graph, not one per task
+        tasks = [run(shared, index, part) for index, part in enumerate(self.frame.to_delayed())]
         return list(dask.compute(*tasks))
 
     def map_arrays(
@@ -173,8 +174,9 @@ class TableSource:
         import dask.array as da
 
         run = dask.delayed(_call, pure=False)
+        shared = dask.delayed(func, pure=False)  # one copy in the graph, not one per task
         pieces = [
-            da.from_delayed(run(func, index, part), shape=(int(rows), width), dtype=np.float64)
+            da.from_delayed(run(shared, index, part), shape=(int(rows), width), dtype=np.float64)
             for index, (part, rows) in enumerate(
                 zip(self.frame.to_delayed(), lengths, strict=True)
             )

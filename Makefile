@@ -46,6 +46,7 @@ test: lint chromium
 	cd benchmarks && ../$(BIN)/python bench_toolkit.py --smoke > /dev/null
 	cd benchmarks && ../$(BIN)/python bench_quality.py --smoke > /dev/null
 	cd benchmarks && ../$(BIN)/python bench_dask.py --smoke > /dev/null
+	cd benchmarks && ../$(BIN)/python bench_tabular_dask.py --smoke > /dev/null
 
 bench: $(VENV)/.test-installed
 	cd benchmarks && ../$(BIN)/python bench_gmm.py
@@ -53,6 +54,7 @@ bench: $(VENV)/.test-installed
 	cd benchmarks && ../$(BIN)/python bench_toolkit.py
 	cd benchmarks && ../$(BIN)/python bench_quality.py
 	cd benchmarks && ../$(BIN)/python bench_dask.py
+	cd benchmarks && ../$(BIN)/python bench_tabular_dask.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info

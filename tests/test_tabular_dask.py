@@ -327,3 +327,19 @@ def test_partitioned_input_errors_name_the_problem(client):
         Synthesizer("gaussian").fit("/nonexistent/table.parquet")
     with pytest.raises(ValueError, match="npartitions"):
         Synthesizer("gaussian", random_state=0).fit(frame).sample_partitions(10, npartitions=0)
+
+
+def test_sample_partitions_sizes_dtypes_and_index():
+    frame = mixed(400, seed=11)
+    synth = Synthesizer("gaussian", random_state=0).fit(frame)
+    with dask.config.set(scheduler="synchronous"):
+        empty = synth.sample_partitions(0).compute()
+        few = synth.sample_partitions(2, npartitions=5, random_state=0)
+        assert few.npartitions == 2
+        rows = synth.sample_partitions(1001, npartitions=4, random_state=0)
+        drawn = rows.compute()
+    assert len(empty) == 0 and list(empty.columns) == list(synth.sample(1).columns)
+    assert rows.divisions == (0, 251, 501, 751, 1000)
+    assert drawn.index.equals(pd.RangeIndex(1001))
+    expected = synth.sample(5).dtypes
+    assert drawn.dtypes.drop("colour").equals(expected.drop("colour"))

@@ -97,8 +97,10 @@ def em_flops(n: int, d: int, k: int, covariance_type: str) -> float:
     return 2.0 * n * k * (2 * p + 2 * d)
 
 
-def bench_em(sizes: list[int], d: int, k: int, iterations: int, repeats: int) -> str:
-    peaks = {"float64": gemm_gflops(), "float32": gemm_gflops32()}
+def bench_em(
+    sizes: list[int], d: int, k: int, iterations: int, repeats: int, gemm_n: int = 2048
+) -> str:
+    peaks = {"float64": gemm_gflops(gemm_n), "float32": gemm_gflops32(gemm_n)}
     rows = []
     for n in sizes:
         for covariance_type in ("full", "diag"):
@@ -163,7 +165,7 @@ def verdict(value: float, met: bool, judge: bool) -> str:
 
 def bench_float32(n: int, d: int, k: int, iterations: int, repeats: int, judge: bool) -> str:
     """float32 against float64 and scikit-learn's float32, interleaved in one run."""
-    peak32 = gemm_gflops32()
+    peak32 = gemm_gflops32(2048 if judge else 512)
     rows = []
     for covariance_type in ("full", "diag"):
         X64 = blobs(n, d, k, "float64")
@@ -266,8 +268,8 @@ def bench_sweeps(smoke: bool, repeats: int) -> str:
     ]
     rows = []
     for name, pca, counts, criterion in cases:
-        if smoke:
-            counts = counts[:3]
+        if smoke:  # seconds: two small mixtures, not the 50-70 components of the full run
+            counts = [2, 3]
         Z = pca.fit_transform(X)
         run = partial(sweep, Z, counts, criterion)
         t_sk, (n_sk, v_sk) = median_time(partial(run, False, "sklearn"), repeats)
@@ -313,9 +315,9 @@ print(json.dumps({"before": before, "peak": rss("VmHWM:"), "x": X.nbytes}))
 """
 
 
-def bench_memory(n: int, d: int, k: int) -> str:
+def bench_memory(n: int, d: int, k: int, dtypes: tuple[str, ...] = ("float64", "float32")) -> str:
     rows = []
-    for dtype in ("float64", "float32"):
+    for dtype in dtypes:
         for library in ("sklearn", "lookalike"):
             out = subprocess.run(
                 [sys.executable, "-c", MEMORY_CHILD, library, str(n), str(d), str(k), dtype],
@@ -358,7 +360,8 @@ def main() -> None:
         sizes = [2_000] if args.smoke else [100_000, 1_000_000]
         d, k = (4, 3) if args.smoke else (16, 16)
         print("## EM iterations from identical initial parameters\n")
-        print(bench_em(sizes, d, k, iterations=2 if args.smoke else 5, repeats=repeats) + "\n")
+        iterations, gemm_n = (2, 512) if args.smoke else (5, 2048)
+        print(bench_em(sizes, d, k, iterations, repeats, gemm_n) + "\n")
     if "float32" in parts:
         n, d, k = (5_000, 4, 3) if args.smoke else (1_000_000, 16, 16)
         print("## float32 against float64, interleaved\n")
@@ -370,7 +373,8 @@ def main() -> None:
     if "memory" in parts:
         n, d, k = (5_000, 4, 3) if args.smoke else (1_000_000, 16, 16)
         print("## Peak memory\n")
-        print(bench_memory(n, d, k) + "\n")
+        dtypes = ("float64",) if args.smoke else ("float64", "float32")  # a process each
+        print(bench_memory(n, d, k, dtypes) + "\n")
 
 
 if __name__ == "__main__":

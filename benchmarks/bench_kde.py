@@ -5,7 +5,7 @@ Run from the repository root (after ``make test``, which installs the peers)::
     python benchmarks/bench_kde.py            # the full benchmark (about 10 minutes)
     python benchmarks/bench_kde.py --smoke    # seconds; what CI runs
 
-Four parts, each printing a markdown table (targets from issue 3):
+Six parts, each printing a markdown table (targets from issue 3):
 
 1. ``score_samples`` with n_train = n_query = 20k, d = 1, 2, 8, 32, Gaussian
    kernel, Scott's scalar bandwidth: lookalike exact (and "auto" at rtol=1e-4
@@ -17,17 +17,20 @@ Four parts, each printing a markdown table (targets from issue 3):
    to 8 standard deviations out. Targets: >= 30x faster than scikit-learn
    rtol=0 at d = 8, 32 and exact to 1e-10; >= 50x at d = 1, 2; faster than
    scipy at every d.
-2. 1-D, 1M points, a 4096-point grid: lookalike binned vs KDEpy's FFTKDE vs
+2. Queries 1e9 to 1e13 from N(0, I_3) data (issue 17): values that are not
+   finite and the largest relative error against brute force, lookalike and
+   scikit-learn.
+3. 1-D, 1M points, a 4096-point grid: lookalike binned vs KDEpy's FFTKDE vs
    scikit-learn (timed on 64 of the grid points and scaled, since a full run
    takes minutes), with the log-density error against lookalike's exact path
    over the whole grid and over the tails. Targets: within 2x of KDEpy, >=
    1000x faster than scikit-learn, accurate tails.
-3. Bandwidth by 5-fold cross-validation over logspace(-1, 1, 20): digits ->
+4. Bandwidth by 5-fold cross-validation over logspace(-1, 1, 20): digits ->
    PCA(15), and n = 5000, d = 8: lookalike's vectorised search vs
    GridSearchCV(KernelDensity()). Target >= 20x, same bandwidth.
-4. Bandwidth selection in 1-D and 2-D: lookalike's "isj" vs KDEpy's ISJ
+5. Bandwidth selection in 1-D and 2-D: lookalike's "isj" vs KDEpy's ISJ
    (per feature), same value within 1% once KDEpy's scaling bug is fixed.
-5. ISJ on wide tables, 50 rows x 100 and 1000 features (issue 12: 50 x 1000 with the
+6. ISJ on wide tables, 50 rows x 100 and 1000 features (issue 12: 50 x 1000 with the
    Epanechnikov kernel did not finish in minutes): the cost is linear in the
    features; KDEpy's ISJ looped over the features is the peer.
 """
@@ -163,6 +166,35 @@ def bench_score_samples(n: int, dims: list[int], repeats: int) -> str:
     return markdown_table(header, rows) + note
 
 
+def bench_far(n: int, n_queries: int) -> str:
+    """Issue 17's sweep: queries 1e9 to 1e13 from N(0, I_3) data, against brute force."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, 3))
+    directions = rng.standard_normal((n_queries, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    queries = directions * 10.0 ** rng.uniform(9.0, 13.0, (n_queries, 1))
+    rows = []
+    for bandwidth in (0.5, n ** (-1.0 / 7.0)):
+        reference = brute_log_density(queries, X, bandwidth)
+        for name, model in (
+            ("lookalike exact", la.KernelDensity(bandwidth=bandwidth)),
+            ("scikit-learn rtol=0", SklearnKDE(bandwidth=bandwidth)),
+        ):
+            seconds, values = median_time(lambda m=model: m.fit(X).score_samples(queries), 1)
+            bad = int(np.count_nonzero(~np.isfinite(values)))
+            finite = np.isfinite(values)
+            relative = np.abs(values[finite] - reference[finite]) / np.abs(reference[finite])
+            worst = f"{relative.max():.2g}" if relative.size else ""
+            rows.append((f"{bandwidth:.4g}", name, seconds, bad, worst))
+    header = ("bandwidth", "library", "seconds", "values not finite", "max relative error")
+    note = (
+        f"\n\n{n} points from N(0, I_3), {n_queries:,} queries in random directions at "
+        "10^U(9, 13); bandwidth 0.5 and Scott's n^(-1/7). Relative errors against exact "
+        "differences + log-sum-exp, over the finite values."
+    )
+    return markdown_table(header, rows) + note
+
+
 def bench_grid(n: int, grid_points: int, repeats: int) -> str:
     from KDEpy import FFTKDE
 
@@ -237,6 +269,8 @@ def bench_grid(n: int, grid_points: int, repeats: int) -> str:
 def bench_cv(repeats: int, smoke: bool) -> str:
     grid = np.logspace(-1, 1, 20)
     digits = PCA(15, random_state=0).fit_transform(load_digits().data)
+    if smoke:  # seconds: every 4th bandwidth, 500 digits
+        grid, digits = grid[::4], digits[:500]
     rng = np.random.default_rng(2)
     n_synthetic = 500 if smoke else 5000
     centres = rng.normal(0, 3, (5, 8))
@@ -287,7 +321,7 @@ def kdepy_isj_corrected(x: np.ndarray, value: float) -> float:
     return value * (spread + 2 * max(spread / 2, 6.0)) / spread
 
 
-def bench_selectors(repeats: int) -> str:
+def bench_selectors(repeats: int, smoke: bool = False) -> str:
     from KDEpy.bw_selection import improved_sheather_jones
 
     rng = np.random.default_rng(3)
@@ -298,6 +332,8 @@ def bench_selectors(repeats: int) -> str:
         "lognormal, n=5000": rng.lognormal(0.0, 0.6, 5000),
         "normal x 100, n=5000": 100.0 * rng.standard_normal(5000),
     }
+    if smoke:  # seconds: two of the data sets
+        datasets = {name: datasets[name] for name in ("normal, n=1000", "bimodal, n=5000")}
     two_d = np.column_stack([rng.standard_normal(4000), rng.gamma(3.0, 1.0, 4000)])
     columns = [(name, x[:, None], 0) for name, x in datasets.items()]
     columns += [(f"2-D, feature {j}", two_d, j) for j in range(2)]
@@ -388,7 +424,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--parts", default="score,grid,cv,selectors,wide")
+    parser.add_argument("--parts", default="score,far,grid,cv,selectors,wide")
     parser.add_argument("--dims", default="1,2,8,32", help="dimensions of the score part")
     args = parser.parse_args()
     parts = args.parts.split(",")
@@ -400,6 +436,9 @@ def main() -> None:
         n = 500 if args.smoke else 20_000
         dims = [int(d) for d in args.dims.split(",")]
         print(bench_score_samples(n, dims, repeats) + "\n")
+    if "far" in parts:
+        print("## Queries far from the data\n")
+        print(bench_far(500, 200 if args.smoke else 2000) + "\n")
     if "grid" in parts:
         print("## 1-D grid evaluation\n")
         n = 20_000 if args.smoke else 1_000_000
@@ -409,7 +448,7 @@ def main() -> None:
         print(bench_cv(repeats, args.smoke) + "\n")
     if "selectors" in parts:
         print("## Bandwidth selectors\n")
-        print(bench_selectors(repeats) + "\n")
+        print(bench_selectors(repeats, args.smoke) + "\n")
     if "wide" in parts:
         print("## ISJ on wide tables\n")
         print(bench_wide_isj(repeats, args.smoke) + "\n")

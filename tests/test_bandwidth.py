@@ -258,6 +258,7 @@ def test_diag_rules_with_integer_weights_use_repeated_rows_and_kish_n(rule):
 
 @pytest.mark.parametrize("kernel", KERNEL_NAMES)
 @pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.slow
 def test_kernel_conversion_matches_the_gaussian_std(kernel, d):
     # With the returned h, the kernel's per-coordinate std (by quadrature of its
     # profile) equals the Gaussian rule's h.
@@ -328,6 +329,7 @@ def test_isj_on_bimodal_data_is_near_optimal_and_well_below_silverman():
     assert h < 0.6 * bw.silverman_diag(x, None, "gaussian")[0]
 
 
+@pytest.mark.slow
 def test_isj_is_scale_equivariant_and_translation_invariant():
     x = bimodal(2000, seed=15)
     h = bw.isj_1d(x)

@@ -392,6 +392,7 @@ def _binned_oracle(points, axes, weights=None):
 
 
 @pytest.mark.parametrize(("d", "weighted"), [(1, False), (1, True), (2, False), (2, True)])
+@pytest.mark.slow
 def test_local_reach_equals_brute_force_in_the_bulk_and_the_repaired_tails(d, weighted):
     rng = np.random.default_rng(130 + d)
     spacing = {1: 0.05, 2: 0.1}[d]
@@ -485,6 +486,7 @@ def _cases(d, rng):
 
 @pytest.mark.parametrize("d", [1, 2])
 @pytest.mark.parametrize("spacing", [0.04, 0.12])
+@pytest.mark.slow
 def test_per_query_bounds_hold_against_the_exact_sums(d, spacing):
     rng = np.random.default_rng(140 + d)
     worst = {}
@@ -515,6 +517,7 @@ def test_per_query_bounds_hold_against_the_exact_sums(d, spacing):
 
 
 @pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.slow
 def test_node_bounds_hold_against_the_exact_sums(d):
     rng = np.random.default_rng(150 + d)
     for name, (points, queries) in _cases(d, rng).items():

@@ -21,14 +21,21 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lookalike import cli
-from lookalike.cli import app
+from lookalike.cli import app, dask_fit
 from lookalike.mixture import GaussianMixture
 from lookalike.persistence import load, save
 
 _CENTRES = np.array([[0.0, 0.0, 0.0], [8.0, 2.0, -3.0], [-4.0, 9.0, 5.0]])
 _PART_ROWS = (700, 500, 800)
 _TIGHT = ["--tol", "1e-9", "--max-iter", "500", "--seed", "0"]
+
+
+_PROGRESS_LINE = re.compile(r"^\[ *\d+\.\ds\] ")
+
+
+def messages(stderr: str) -> list[str]:
+    """The lines of ``stderr`` that are not progress lines (``[  1.2s] reading ...``)."""
+    return [line for line in stderr.strip().splitlines() if not _PROGRESS_LINE.match(line)]
 
 
 def _invoke(*arguments: object) -> object:
@@ -110,15 +117,21 @@ def _assert_same_optimum(
 # --------------------------------------------------------------------------- fitting
 
 
+@pytest.mark.slow
 def test_fit_dask_local_on_a_parquet_folder_equals_the_in_memory_fit(dataset, local_fit):
     from dask.system import CPU_COUNT
 
     _, frame, _ = dataset
     result, model = local_fit
     assert result.exit_code == 0, (result.stderr, result.exception)
-    assert result.stderr.strip() == (
+    assert messages(result.stderr) == [
         "warning: dropped non-numeric column(s) site; a GaussianMixture fits numeric columns only"
-    )
+    ]
+    # Not a terminal: one progress line per stage on stderr.
+    progress = [line for line in result.stderr.splitlines() if _PROGRESS_LINE.match(line)]
+    assert any(line.endswith("] starting a local Dask cluster") for line in progress), progress
+    fitting = f"] fitting {sum(_PART_ROWS)} rows x 3 columns on LocalCluster with {CPU_COUNT}"
+    assert any(fitting in line for line in progress), progress
     summary = result.stdout.strip()
     assert summary.startswith(f"fitted {sum(_PART_ROWS)} rows, 3 columns with GaussianMixture")
     assert "(3 components, full covariance)" in summary
@@ -144,7 +157,7 @@ def test_fit_dask_address_on_a_csv_glob_drops_non_finite_rows(dataset, scheduler
         "--non-finite", "drop", *_TIGHT,
     )  # fmt: skip
     assert result.exit_code == 0, (result.stderr, result.exception)
-    assert result.stderr == ""  # the columns were chosen: nothing dropped
+    assert messages(result.stderr) == []  # the columns were chosen: nothing dropped
     X = frame[["c", "a"]]
     X = X[np.isfinite(X.to_numpy()).all(axis=1)]
     assert len(X) == sum(_PART_ROWS) - 9  # rows 3, 10 and 20 of each of the three files
@@ -172,6 +185,7 @@ def _mixture_moments(model: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
     return mean, second - np.outer(mean, mean)
 
 
+@pytest.mark.slow
 def test_sample_and_info_read_a_gaussian_mixture_file(local_fit, tmp_path):
     _, model = local_fit
     fitted = load(model)
@@ -222,6 +236,10 @@ def test_sample_names_columns_x0_when_the_mixture_has_no_feature_names(tmp_path)
     fitted_std = np.sqrt(np.diag(load(model).covariances_[0]))
     np.testing.assert_allclose(drawn.std().to_numpy(), fitted_std, rtol=0.1)
     assert "features (2): x0, x1" in _invoke("info", model).stdout
+    # Rows that cannot fit in memory are refused before any work (was a MemoryError traceback).
+    result = _invoke("sample", model, "-n", 10**13, "-o", tmp_path / "huge.csv")
+    _assert_bad_input(result, r"-n 10000000000000 rows of 2 columns need at least .* of memory")
+    assert not (tmp_path / "huge.csv").exists()
 
 
 # --------------------------------------------------------------------------- bad input
@@ -289,7 +307,7 @@ def test_bad_input_is_one_error_line_with_status_2(dataset, name):
 
 def _assert_bad_input(result: object, pattern: str) -> None:
     assert result.exit_code == 2, (result.exit_code, result.stderr, result.exception)
-    lines = result.stderr.strip().splitlines()
+    lines = messages(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert re.search(pattern, lines[0]), lines[0]
     assert result.stdout == ""
@@ -297,7 +315,7 @@ def _assert_bad_input(result: object, pattern: str) -> None:
 
 def test_unreachable_scheduler_fails_fast_with_a_clear_message(dataset, monkeypatch):
     folder, _, _ = dataset
-    monkeypatch.setattr(cli, "DASK_CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(dask_fit, "DASK_CONNECT_TIMEOUT", 1.0)
     start = time.perf_counter()
     result = _invoke(
         "fit", folder / "parquet", "-o", folder / "bad.lookalike", "--columns", "a,b",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import math
 import warnings
 
 import numpy as np
+import pytest
 from matplotlib.image import imread
 from sklearn.decomposition import PCA
 
@@ -15,6 +17,7 @@ from lookalike.exceptions import ConvergenceWarning
 from lookalike.mixture import GaussianMixture
 
 
+@pytest.mark.slow
 def test_demo_chooses_by_aic_and_writes_its_files(tmp_path):
     lines: list[str] = []
     result = run_demo(tmp_path, n_new=20, component_counts=(2, 5, 10), echo=lines.append)
@@ -40,3 +43,35 @@ def test_demo_chooses_by_aic_and_writes_its_files(tmp_path):
     pixels = np.array(rows[1:], dtype=float)
     assert pixels.shape == (20, 64)
     assert pixels.min() >= 0.0 and pixels.max() <= 16.0
+
+    # The grid is not in runs of one component. A random order of these labels is grouped
+    # with probability g! * prod(n_i!) / n! (g groups of sizes n_i), checked to be tiny.
+    labels = result.new_labels
+    counts = np.unique(labels, return_counts=True)[1]
+    log_grouped = sum(math.lgamma(c + 1) for c in counts) + math.lgamma(len(counts) + 1)
+    assert log_grouped - math.lgamma(len(labels) + 1) < math.log(1e-6)
+    assert np.count_nonzero(np.diff(labels)) > len(counts) - 1
+
+
+def test_new_digits_are_shuffled_not_grouped_by_component():
+    """``sample`` groups draws by component; the demo's grid must not show runs of one digit."""
+    from lookalike.demo import draw_shuffled
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
+    X = centres[rng.integers(0, 3, 600)] + rng.normal(size=(600, 2))
+    model = GaussianMixture(3, random_state=0).fit(X)
+
+    values, labels = draw_shuffled(model, 300, np.random.default_rng(1))
+    grouped_values, grouped_labels = model.sample(300, random_state=np.random.default_rng(1))
+    # The same draws: a permutation of what sample() returns, rows and labels together.
+    order = np.lexsort((values[:, 1], values[:, 0]))
+    grouped_order = np.lexsort((grouped_values[:, 1], grouped_values[:, 0]))
+    np.testing.assert_array_equal(values[order], grouped_values[grouped_order])
+    np.testing.assert_array_equal(labels[order], grouped_labels[grouped_order])
+    # Components ~20 standard deviations apart: each row is predicted as its own label.
+    np.testing.assert_array_equal(model.predict(values), labels)
+    # Grouped rows change label k - 1 = 2 times; a random order of 300 rows about 200 times.
+    # (Fewer than 100 changes has probability far below 1e-20.)
+    assert np.count_nonzero(np.diff(grouped_labels)) == 2
+    assert np.count_nonzero(np.diff(labels)) > 100

@@ -67,6 +67,7 @@ def test_the_cluster_has_two_workers_without_malloc_trimming(client):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.slow
 def test_dask_fit_equals_in_memory_fit_from_the_same_start(client, covariance_type):
     X = make_overlapping(2000, seed=1) - 50.0
     start = la.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
@@ -76,6 +77,7 @@ def test_dask_fit_equals_in_memory_fit_from_the_same_start(client, covariance_ty
     assert_same_fit(memory, on_cluster)
 
 
+@pytest.mark.slow
 def test_dask_dataframe_and_sample_weights(client):
     X = make_overlapping(1500, seed=2)
     weights = np.random.default_rng(0).uniform(0.2, 3.0, len(X))

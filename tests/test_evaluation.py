@@ -11,16 +11,10 @@ from sklearn.linear_model import LinearRegression
 
 import lookalike as la
 from conftest import make_blobs
-from lookalike.evaluation import EvaluationReport, evaluate
-from lookalike.evaluation.metrics import (
-    c2st_auc,
-    column_kinds,
-    cramers_v,
-    is_classification,
-    ks_statistic,
-    nearest_distances,
-    total_variation,
-)
+from lookalike.evaluation import EvaluationReport, detector_auc, evaluate
+from lookalike.evaluation.distances import nearest_distances
+from lookalike.evaluation.fidelity import cramers_v, ks_statistic, total_variation
+from lookalike.evaluation.utility import is_classification
 
 
 def mixed_frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -96,11 +90,12 @@ def test_identical_data_have_zero_distances():
 def test_c2st_is_chance_on_independent_draws_and_near_one_on_shifted_data():
     # 600 test rows per class -> AUC standard error 0.017 under the null; tolerance 0.1 is
     # about 6 standard errors (false-failure rate < 1e-8).
+    # Every row is held out once over the folds: 2000 rows per class -> standard error of the
+    # mean AUC about 0.009; tolerance 0.1 is 10 standard errors (false-failure rate < 1e-20).
     real, same = mixed_frame(2000, 9), mixed_frame(2000, 10)
-    kinds = column_kinds(real)
-    assert abs(c2st_auc(real, same, kinds, random_state=0) - 0.5) < 0.1
+    assert abs(detector_auc(real, same, random_state=0).auc - 0.5) < 0.1
     shifted = mixed_frame(2000, 11, shift=4.0)
-    assert c2st_auc(real, shifted, kinds, random_state=0) > 0.97
+    assert detector_auc(real, shifted, random_state=0).auc > 0.97
 
 
 # ---------------------------------------------------------------------------
@@ -134,7 +129,8 @@ def test_tstr_close_to_trtr_when_synthetic_rows_are_fresh_draws():
     assert (
         abs(report.value("tstr_macro_f1", "label") - report.value("trtr_macro_f1", "label")) < 0.05
     )
-    assert "Utility" in report.summary[1] and "accuracy" in report.summary[1]
+    (utility,) = [sentence for sentence in report.summary if sentence.startswith("Utility")]
+    assert "accuracy" in utility
     linear = evaluate(train, fresh, holdout, target="y", utility_model=LinearRegression())
     assert linear.value("trtr_r2", "y") > 0.8
     assert abs(linear.value("tstr_r2", "y") - linear.value("trtr_r2", "y")) < 0.02
@@ -171,6 +167,55 @@ def test_copy_of_training_rows_is_memorised(mixture_data):
     assert report.value("exact_copy_rate") == 1.0
     assert report.value("membership_auc") == pytest.approx(1.0)
     assert any("memorised" in sentence and "100%" in sentence for sentence in report.summary)
+    # Beside its references: holdout rows copy nothing, and sit at their own distance.
+    assert report.reference("exact_copy_rate") == 0.0
+    assert report.value("dcr_ratio") == 0.0 and report.value("dcr_synthetic") == 0.0
+    assert report.value("authenticity") == 0.0
+    # The attacker reads every secret off the copy: attribute inference at its maximum.
+    for column in ("x0", "x1"):
+        assert report.value("attribute_inference_success", column) == 1.0
+        assert report.value("attribute_inference_risk", column) == 1.0
+    assert report.value("attribute_inference_risk") == 1.0
+    # Rows in both classes: the detector learns them as real, below chance, and says why.
+    assert report.value("c2st_auc") < 0.4 and "repeat real rows" in report.summary[0]
+
+
+def test_fresh_rows_score_like_the_real_holdout(mixture_data):
+    # Synthetic rows drawn from the real distribution: every metric near its reference.
+    # 600 rows per table: detector AUC standard error about 0.017 (tolerance 0.1, 6 standard
+    # errors); precision, recall and authenticity are shares of 600 rows (standard error
+    # <= 0.02 each, and the reference has its own), tolerance 0.1 (false-failure rate
+    # below 1e-3 for each comparison).
+    train, holdout = mixture_data
+    fresh = make_blobs(600, seed=25)[0]
+    report = evaluate(train, fresh, holdout)
+    assert abs(report.value("c2st_auc") - 0.5) < 0.1
+    assert abs(report.reference("c2st_auc") - 0.5) < 0.1
+    for metric in ("precision", "recall", "authenticity"):
+        assert abs(report.value(metric) - report.reference(metric)) < 0.1, metric
+    assert report.tells == []
+    assert not report.memorised
+    assert report.value("attribute_inference_risk") < 0.15
+
+
+def test_independent_marginals_are_caught_and_a_dependent_pair_named():
+    # Three correlated columns, drawn again and shuffled column by column: each column is
+    # right, their dependence is gone. 1,500 rows per table.
+    def correlated(n, seed):
+        rng = np.random.default_rng(seed)
+        z = rng.normal(size=n)
+        return pd.DataFrame({"u": z + 0.3 * rng.normal(size=n),
+                             "v": z + 0.3 * rng.normal(size=n),
+                             "w": rng.normal(size=n)})  # fmt: skip
+
+    real, holdout, fresh = correlated(1500, 30), correlated(800, 31), correlated(1500, 32)
+    rng = np.random.default_rng(33)
+    independent = fresh.apply(lambda s: s.to_numpy()[rng.permutation(len(s))])
+    report = evaluate(real, independent, holdout)
+    assert report.value("c2st_auc") > 0.75
+    assert max(report.value("ks", c) for c in "uvw") < 0.06  # the saturated column scores
+    assert report.tells[0].columns == ("u", "v")
+    assert any(s.startswith("Columns 'u' and 'v' give it away together") for s in report.summary)
 
 
 def test_tiny_bandwidth_kde_is_memorised(mixture_data):
@@ -227,7 +272,14 @@ def test_penguins_end_to_end_with_missing_values():
     assert isinstance(report, EvaluationReport)
     assert report.kinds["species"] == "categorical" and report.kinds["bill_length_mm"] == "numeric"
     assert set(report.metrics["category"]) == {"fidelity", "utility", "privacy"}
-    assert list(report.metrics.columns) == ["category", "metric", "column", "value", "note"]
+    assert list(report.metrics.columns) == [
+        "category",
+        "metric",
+        "column",
+        "value",
+        "reference",
+        "note",
+    ]
     assert report.value("tv", "sex") == 0.0
     assert report.value("correlation_diff", "flipper_length_mm|body_mass_g") > 0.3
     assert np.isnan(report.value("holdout_log_likelihood"))
@@ -259,8 +311,10 @@ def test_same_seed_same_numbers_and_clear_errors():
     pd.testing.assert_frame_equal(first.metrics, second.metrics)
     with pytest.raises(ValueError, match="2-D"):
         evaluate(np.ones(5), np.ones(5))
-    with pytest.raises(ValueError, match="missing"):
-        evaluate(real, synthetic.drop(columns="x0"))
+    # A column only one table has is left out, and said so (not an error).
+    partial = evaluate(real, synthetic.drop(columns="x0"), target="label")
+    assert "x0" not in partial.kinds and "x0" in partial.left_out
+    assert any("'x0' (not in synthetic)" in sentence for sentence in partial.summary)
     with pytest.raises(ValueError, match="not a column"):
         evaluate(real, synthetic, target="nope")
     with pytest.raises(ValueError, match="numeric in real"):

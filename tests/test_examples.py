@@ -50,6 +50,7 @@ def test_kde_digits_sampling(tmp_path):
     assert results["bandwidth"] == pytest.approx(grid.fit(projected).best_params_["bandwidth"])
 
 
+@pytest.mark.slow
 def test_gmm_in_depth(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -65,6 +66,7 @@ def test_gmm_in_depth(tmp_path):
     assert results["digits_dimensions"] == int(np.searchsorted(np.cumsum(ratios), 0.99) + 1)
 
 
+@pytest.mark.slow
 def test_generative_models(tmp_path):
     results = load_example("generative_models").run(tmp_path, quick=True)
     assert_figures_drawn(results["figures"])

@@ -172,16 +172,7 @@ FAMILIES: dict[str, tuple[Callable[[np.ndarray, int], Any], str | None]] = {
     "nested list": (lambda X, seed: X.tolist(), None),
     "float32": (lambda X, seed: X.astype(np.float32), None),
 }
-# Cases that fail today and are fixed on another branch: GaussianMixture returns NaN or
-# warns at huge magnitudes (the GMM branch); KernelDensity's exact engine returns +inf
-# or overflows when the data spread over more than ~1e8 bandwidths (scikit-learn's
-# "scott" is an absolute bandwidth near 0.6), issue 17 (the kde-inf branch).
-KDE_FIXED_ELSEWHERE = "fixed on fix/kde-inf (issue 17)"
 _MIXTURES = ("GaussianMixture", "ModelSearch")  # ModelSearch's candidates are mixtures
-KNOWN_ELSEWHERE: dict[tuple[str, str], str] = {
-    ("KernelDensity", "huge 1e100"): KDE_FIXED_ELSEWHERE,
-    ("KernelDensity", "huge 1e150"): KDE_FIXED_ELSEWHERE,
-}
 
 
 def _first(output: Any) -> np.ndarray:
@@ -246,7 +237,6 @@ def _run_case(name: str, family: str, X: Any, n: int, d: int) -> None:
     seed=st.integers(0, 2**16),
 )
 def test_every_estimator_keeps_the_contract(name, family, n, d, seed):
-    assume((name, family) not in KNOWN_ELSEWHERE)  # xfail cases in test_every_family_once
     # Mixtures on huge, singular data (n <= d): test_gaussian_mixture_huge_singular_data.
     assume(not (name in _MIXTURES and family.startswith("huge") and n <= d))
     d = min(d, MAX_FEATURES.get(name, d))
@@ -262,9 +252,7 @@ def _family_cases() -> list[Any]:
     cases = []
     for name in ESTIMATORS:
         for family in sorted(FAMILIES):
-            reason = KNOWN_ELSEWHERE.get((name, family))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            cases.append(pytest.param(name, family, marks=marks, id=f"{name}-{family}"))
+            cases.append(pytest.param(name, family, id=f"{name}-{family}"))
     return cases
 
 

@@ -462,6 +462,7 @@ def _projected_cdf(model: la.KernelDensity, direction: np.ndarray, reach: float)
 
 
 @pytest.mark.parametrize("kernel", KERNEL_NAMES)
+@pytest.mark.slow
 def test_2d_samples_follow_the_density_along_directions(kernel):
     """KS along 3 directions against the density's projection (level 1e-3 each)."""
     X = data(30, 2, seed=31)
@@ -494,6 +495,7 @@ def digits15() -> np.ndarray:
     return PCA(15, random_state=0).fit_transform(load_digits().data)
 
 
+@pytest.mark.slow
 def test_seed_workflow_chooses_what_grid_search_chooses(digits15):
     grid = np.logspace(-1, 1, 20)
     search = GridSearchCV(SkKernelDensity(), {"bandwidth": grid}, cv=5).fit(digits15)
@@ -667,6 +669,7 @@ def test_binned_score_samples_are_within_rtol_of_exact(kernel, d):
     assert not np.array_equal(ours[:400], expected[:400]), "the binned path was used"
 
 
+@pytest.mark.slow
 def test_auto_bins_only_when_rtol_allows_and_it_pays(monkeypatch):
     import lookalike._math.binned as binned_module
 
@@ -790,6 +793,7 @@ def _recording_bounds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[np.ndarray,
     return calls
 
 
+@pytest.mark.slow
 def test_binned_gaussian_is_within_rtol_everywhere_on_20k_normal_points(monkeypatch):
     n, rtol = 20000, 1e-3
     rng = np.random.default_rng(200)

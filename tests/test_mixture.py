@@ -426,6 +426,7 @@ def test_warm_start_continues_from_the_previous_solution(overlapping):
     assert_array_equal(cold.means_, once.means_)
 
 
+@pytest.mark.slow
 def test_n_init_keeps_the_best_lower_bound(overlapping, capsys):
     kwargs = {"n_components": 4, "init_params": "random", "random_state": 5, "max_iter": 200}
     best = la.GaussianMixture(**kwargs, n_init=4, verbose=2).fit(overlapping)

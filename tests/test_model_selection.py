@@ -189,6 +189,7 @@ def test_cv_equals_manual_kfold_loop_for_mixtures_and_kde(monkeypatch):
         np.testing.assert_allclose(table[column], slow[column], rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_digits_kde_bandwidth_matches_gridsearchcv(digits):
     """Workflow 1: bandwidth of np.logspace(-1, 1, 20) by 5-fold CV on the digits.
 
@@ -213,6 +214,7 @@ def test_digits_kde_bandwidth_matches_gridsearchcv(digits):
     np.testing.assert_allclose(search.results_["cv_log_likelihood"][10:15], per_sample, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_digits_pca_aic_sweep_equals_manual_aic(digits):
     """Workflow 2: AIC of mixtures on whitened PCA(0.99) digits (coarse: 20 and 40)."""
     X = PCA(0.99, whiten=True).fit_transform(digits)
@@ -226,6 +228,7 @@ def test_digits_pca_aic_sweep_equals_manual_aic(digits):
     assert search.best_index_ == int(np.argmin(manual))
 
 
+@pytest.mark.slow
 def test_auto_picks_mixture_on_blobs_and_kde_on_moons():
     blobs = shuffled_blobs(300)
     search = ModelSearch(random_state=0).fit(blobs)

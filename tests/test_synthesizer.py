@@ -404,3 +404,76 @@ def test_where_on_a_rare_class_returns_that_class():
         real_common = small.loc[small["target"] == "1", "mean radius"].mean()
         generated = rows["mean radius"].mean()
         assert abs(generated - real_rare) < abs(generated - real_common), family
+
+
+@pytest.mark.slow
+def test_bounds_hold_where_rejection_over_many_columns_would_accept_nothing():
+    # A KDE on 64 pixel columns puts a third of each column's draws outside 0..16: hardly
+    # any row is inside every range, so rejection would accept nothing. Observed bounds are
+    # exact ranges of each column's marginal instead, met by every row.
+    from sklearn.datasets import load_digits
+
+    pixels = load_digits(as_frame=True).frame.drop(columns="target").iloc[:300]
+    model = KernelDensity(bandwidth=1.0)
+    for bounds in ("observed", "clip"):
+        rows = Synthesizer(model, bounds=bounds, random_state=0).fit(pixels).sample(50)
+        assert list(rows.columns) == list(pixels.columns)
+        assert (rows.dtypes == pixels.dtypes).all()
+        assert (rows >= pixels.min()).all().all() and (rows <= pixels.max()).all().all()
+
+
+@pytest.mark.slow
+def test_a_wide_categorical_fits_in_bounded_memory():
+    # Issue 13: a 1,906-level column one-hot encoded made a fit reach 21.6 GB. A categorical
+    # column is one model dimension whatever its levels: 50k rows x 10 columns with a
+    # 2,000-level column peak at about 20 MiB of traced memory (measured); one-hot would need
+    # 50k x 2,000 x 8 bytes = 763 MiB for the encoded matrix alone.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n = 50_000
+    merchants = np.array([f"m{i:04d}" for i in range(2000)])
+    shares = 1.0 / np.arange(1, 2001)
+    shares /= shares.sum()
+    table = pd.DataFrame(
+        {
+            "amount": np.round(rng.lognormal(3, 1, n), 2),
+            "items": rng.poisson(3, n),
+            "merchant": rng.choice(merchants, n, p=shares),
+            "when": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 365 * 24 * 3600, n), "s"),
+            "flag": rng.random(n) < 0.3,
+            "score": rng.normal(size=n),
+            "age": rng.integers(18, 90, n),
+            "ratio": rng.beta(2, 5, n),
+            "zeroes": np.where(rng.random(n) < 0.6, 0.0, rng.exponential(5, n)),
+            "code": rng.choice(list("ABCDE"), n),
+        }
+    )
+    table.loc[rng.random(n) < 0.1, "amount"] = np.nan
+    tracemalloc.start()
+    try:
+        synth = Synthesizer(model="gaussian", random_state=0).fit(table)
+        fake = synth.sample(n, random_state=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    assert synth.summary()["n_model_dims"] <= 12  # 10 columns + amount's missing indicator
+    assert set(fake["merchant"]) <= set(merchants)
+    # The top merchant's share (12.2%) comes back within 5 binomial sd (0.0015 each).
+    top = (table["merchant"] == "m0000").mean()
+    assert abs((fake["merchant"] == "m0000").mean() - top) < 5 * np.sqrt(top * (1 - top) / n)
+
+
+def test_auto_stops_at_its_time_budget(monkeypatch, penguins):
+    # Issue 12: "auto" on 50 rows x 1000 columns took minutes. Past the budget a family
+    # is scored on the folds it finished and the families not started are skipped.
+    from lookalike.tabular.models import selection
+
+    monkeypatch.setattr(selection, "TIME_BUDGET", 0.0)
+    synth = Synthesizer(random_state=0).fit(penguins)
+    described = synth.summary()["selection"]
+    assert described["folds_used"] == {"trees": 1}
+    assert described["skipped"] == ["cells", "gaussian"]
+    assert described["winner"] == "trees" and synth.model_.__class__.__name__ == "SequentialTrees"

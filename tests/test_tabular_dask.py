@@ -343,3 +343,30 @@ def test_sample_partitions_sizes_dtypes_and_index():
     assert drawn.index.equals(pd.RangeIndex(1001))
     expected = synth.sample(5).dtypes
     assert drawn.dtypes.drop("colour").equals(expected.drop("colour"))
+
+
+def test_a_partitioned_fit_saves_and_loads(tmp_path):
+    frame = mixed(2000, seed=12)
+    with dask.config.set(scheduler="synchronous"):
+        synth = Synthesizer("gaussian", random_state=0).fit(partitioned(frame, 2), sample_rows=500)
+    path = tmp_path / "synth.lookalike"
+    la.save(synth, path)
+    loaded = la.load(path)
+    pd.testing.assert_frame_equal(
+        loaded.sample(300, random_state=1), synth.sample(300, random_state=1)
+    )
+    assert loaded.summary()["partitions"]["rows"] == 2000
+
+
+def test_random_text_ids_are_regenerated_unlike_the_sampled_ones():
+    frame = mixed(600, seed=13)
+    rng = np.random.default_rng(0)
+    frame["token"] = ["".join(rng.choice(list("abcdefgh"), 12)) for _ in range(len(frame))]
+    with dask.config.set(scheduler="synchronous"):
+        synth = Synthesizer("gaussian", ids="regenerate", random_state=0)
+        synth.fit(partitioned(frame, 3), sample_rows=200)
+        fake = synth.sample_partitions(300, npartitions=2, random_state=0).compute()
+    codec = synth.encoder_.codec("token")
+    assert codec.kind == "id" and np.size(codec.observed) == 200
+    assert fake["token"].str.len().eq(12).all() and fake["token"].is_unique
+    assert not set(fake["token"]) & set(frame["token"])

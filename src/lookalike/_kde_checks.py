@@ -107,7 +107,7 @@ def check_grid(bandwidths: npt.ArrayLike) -> np.ndarray:
 def weighted_mean(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     if weights is None:
         return X.mean(axis=0)
-    return (weights @ X) / weights.sum()
+    return (weights / weights.sum()) @ X  # normalised first: no overflow at any scale
 
 
 def automatic_grid(X: np.ndarray, weights: np.ndarray | None, kernel: Kernel) -> np.ndarray:

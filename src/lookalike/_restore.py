@@ -144,9 +144,10 @@ def _check_factor(sigma: np.ndarray, u: np.ndarray, p: np.ndarray, eps: float, k
     diagonal = np.diagonal(u)
     require(bool(np.all(diagonal > 0)), "precisions_cholesky_ needs a positive diagonal" + where)
     require(bool(np.allclose(sigma, sigma.T, rtol=64 * eps, atol=0)), "covariances_ not symmetric")
-    # The rounding of U^T Sigma U grows with the condition number, at least
-    # (max u_ii / min u_ii)^2; beyond 1 / eps the comparison says nothing.
-    condition = float(diagonal.max() / diagonal.min()) ** 2
+    # The rounding of U^T Sigma U grows with the condition number of U U^T
+    # (cond(U)^2, which the diagonal's spread only bounds from below); beyond
+    # 1 / eps the comparison says nothing.
+    condition = float(np.linalg.cond(u)) ** 2
     d = sigma.shape[0]
     tolerance = 64 * d * eps * max(condition, 1.0)
     _require_close(u.T @ sigma @ u, np.eye(d), tolerance, _MISMATCH + where)

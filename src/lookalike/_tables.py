@@ -11,6 +11,12 @@ suffix                    format      needs
 ``.xls``                  old Excel   xlrd (reading only)
 ========================  ==========  =============================================
 
+CSV files are read with the delimiter sniffed from their first 64 KiB (comma,
+semicolon, tab or pipe; :func:`sniff_csv`), and with a decimal comma when the
+delimiter is a semicolon and the numbers are written that way (as spreadsheets
+in many locales save them). Reading and writing log one INFO record each on the
+``lookalike._tables`` logger (see :mod:`lookalike._logging`).
+
 Optional engines are imported only when a file of their format is touched; a
 missing one raises a :class:`MissingDependencyError` (an ImportError) whose message is the install
 command. Every problem with the user's file (missing, empty, unknown suffix,
@@ -23,8 +29,11 @@ keeps any previous file whole.
 
 from __future__ import annotations
 
+import csv
+import errno
 import importlib
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from lookalike._io import atomic_path
+from lookalike._logging import get_logger, stage
 
 _T = TypeVar("_T")
 
@@ -43,6 +53,7 @@ __all__ = [
     "check_writable",
     "handle_non_finite",
     "read_table",
+    "sniff_csv",
     "table_format",
     "write_table",
 ]
@@ -72,6 +83,12 @@ _ENGINES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 _WRITABLE = ("csv", "parquet", "excel")
+
+#: Delimiters :func:`sniff_csv` chooses among, and the bytes it reads to decide.
+CSV_DELIMITERS = ",;\t|"
+_SNIFF_BYTES = 64 * 1024
+
+log = get_logger(__name__)
 
 #: How ``handle_non_finite`` treats infinite numeric entries.
 NON_FINITE_POLICIES = ("missing", "drop")
@@ -164,17 +181,17 @@ def read_table(
     """
     path = Path(path)
     fmt = table_format(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+    _check_readable(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not a table file")
     if sheet is not None and fmt not in ("excel", "xls"):
         raise ValueError(f"a sheet was given but {path} is not an Excel file")
     _require_engine(fmt)
-    if fmt in ("excel", "xls"):
-        frame = _read_excel(path, fmt, sheet)
-    else:
-        frame = _parse(path, fmt, lambda: _READERS[fmt](path))
+    with stage(log, "reading %s", path):
+        if fmt in ("excel", "xls"):
+            frame = _read_excel(path, fmt, sheet)
+        else:
+            frame = _parse(path, fmt, lambda: _READERS[fmt](path))
     if frame.shape[1] == 0:
         raise ValueError(f"the table in {path} has no columns")
     frame.columns = [str(name) for name in frame.columns]
@@ -214,9 +231,49 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     fmt = check_writable(path)
-    with atomic_path(path) as temporary:
+    with stage(log, "writing %s", path), atomic_path(path) as temporary:
         _WRITERS[fmt](frame, temporary)
     return path
+
+
+def sniff_csv(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The delimiter and decimal mark of a CSV file, from its first 64 KiB.
+
+    The delimiter is the one of :data:`CSV_DELIMITERS` that :class:`csv.Sniffer`
+    finds consistent across the lines read (``","`` when none is, as for a
+    one-column file). The decimal mark is ``","`` only when the delimiter is
+    ``";"`` and numbers written with a decimal comma (``3,5``) occur while none
+    is written with a decimal point (``3.5``); otherwise ``"."``.
+
+    Returns
+    -------
+    delimiter, decimal : str
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = path.write_text("x;y\\n1,5;a\\n2,25;b\\n")
+    >>> sniff_csv(path)
+    (';', ',')
+    """
+    with open(path, "rb") as stream:
+        head = stream.read(_SNIFF_BYTES)
+    text = head.decode("utf-8", errors="replace")
+    if len(head) == _SNIFF_BYTES:  # drop the last, maybe partial, line
+        text = text[: text.rfind("\n") + 1] or text
+    try:
+        delimiter = csv.Sniffer().sniff(text, delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ","
+    decimal = "."
+    if delimiter == ";" and _DECIMAL_COMMA.search(text) and not _DECIMAL_POINT.search(text):
+        decimal = ","
+    return delimiter, decimal
+
+
+_DECIMAL_COMMA = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?=;|$)", re.MULTILINE)
+_DECIMAL_POINT = re.compile(r"(?:^|;)\s*-?\d+\.\d+(?:[eE][-+]?\d+)?\s*(?=;|$)", re.MULTILINE)
 
 
 def handle_non_finite(frame: pd.DataFrame, how: str = "missing") -> tuple[pd.DataFrame, str]:
@@ -293,6 +350,20 @@ def _require_engine(fmt: str) -> None:
             ) from exc
 
 
+def _check_readable(path: Path) -> None:
+    """Refuse a missing file, a broken link or a link loop with a one-line error."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"{path} is a symbolic link loop, not a table file") from None
+        if path.is_symlink():
+            raise FileNotFoundError(f"{path} is a broken symbolic link") from None
+        if isinstance(exc, FileNotFoundError):
+            raise FileNotFoundError(f"no such file: {path}") from None
+        raise
+
+
 def _parse(path: Path, fmt: str, reader: Callable[[], _T]) -> _T:
     """Call ``reader``; any failure to parse the user's file becomes one ValueError."""
     try:
@@ -338,7 +409,8 @@ def _select(frame: pd.DataFrame, columns: Sequence[str], path: Path) -> pd.DataF
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
+    delimiter, decimal = sniff_csv(path)
+    return pd.read_csv(path, sep=delimiter, decimal=decimal)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -9,7 +9,8 @@ their BIC and AIC printed. BIC's heavy penalty for the 902 parameters of each
 like the chapter, the demo takes the lowest AIC. 100 new digits are drawn,
 mapped back to pixels, rounded to the originals' integer intensities 0-16
 and written as a PNG grid (real digits above, new ones
-below) and a CSV. Last, the chosen configuration is refitted on 80% of the
+below) and a CSV, in random order (a mixture's ``sample`` groups its draws by
+component). Last, the chosen configuration is refitted on 80% of the
 digits and its new digits are evaluated against those training digits and the
 20% held out (fidelity, privacy), written as the self-contained ``report.html``.
 """
@@ -26,12 +27,15 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from lookalike._io import atomic_open, atomic_path
+from lookalike._logging import get_logger, stage
 from lookalike.datasets import load_digits
 from lookalike.exceptions import ConvergenceWarning
 from lookalike.mixture import GaussianMixture
 from lookalike.model_selection import ModelSearch
 
 COMPONENT_COUNTS = tuple(range(10, 201, 10))
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -45,6 +49,7 @@ class DemoResult:
     grid_path: Path
     csv_path: Path
     report_path: Path | None = None
+    new_labels: np.ndarray | None = None  # the component of each new digit, in grid order
 
 
 def run_demo(
@@ -57,8 +62,9 @@ def run_demo(
     """Fit, choose by AIC, sample ``n_new`` digits and write the PNG grid and CSV."""
     out = Path(out_dir)
     X, _ = load_digits()
-    pca = PCA(n_components=0.99, whiten=True, random_state=seed)
-    reduced = pca.fit_transform(X)
+    with stage(log, "reducing %d digits with PCA(0.99, whiten=True)", X.shape[0]):
+        pca = PCA(n_components=0.99, whiten=True, random_state=seed)
+        reduced = pca.fit_transform(X)
     echo(
         f"digits: {X.shape[0]} images of {X.shape[1]} pixels -> PCA(0.99, whiten=True): "
         f"{reduced.shape[1]} dimensions"
@@ -69,7 +75,11 @@ def run_demo(
         {"n_components": list(component_counts)},
         criterion="aic",
     )
-    with warnings.catch_warnings():
+    counts = f"{min(component_counts)} to {max(component_counts)}"
+    with (
+        stage(log, "fitting %d mixtures with %s components", len(component_counts), counts),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(reduced)
     table = search.results_
@@ -87,11 +97,12 @@ def run_demo(
         note = f"  <- lowest {' and '.join(marks)}" if marks else ""
         echo(f"{n:>12}  {bic:>12.1f}  {aic:>12.1f}{note}")
 
-    new_reduced, _ = best.sample(n_new, random_state=np.random.default_rng(seed))
+    new_reduced, new_labels = draw_shuffled(best, n_new, np.random.default_rng(seed))
     new_digits = np.clip(np.rint(pca.inverse_transform(new_reduced)), 0.0, 16.0)
 
     grid_path = out / "new_digits.png"
-    _write_grid(X[:n_new], new_digits, grid_path)
+    with stage(log, "drawing the digit grid: %s", grid_path):
+        _write_grid(X[:n_new], new_digits, grid_path)
     csv_path = out / "new_digits.csv"
     _write_csv(new_digits, csv_path)
     echo(
@@ -99,13 +110,35 @@ def run_demo(
         f"{grid_path} and {csv_path}"
     )
     report_path = out / "report.html"
-    summary = _write_report(X, best, seed, report_path)
+    with stage(log, "refitting on 80% of the digits and evaluating its new digits"):
+        summary = _write_report(X, best, seed, report_path)
     for sentence in summary:
         echo(sentence)
     echo(f"wrote the evaluation report: {report_path}")
     return DemoResult(
-        reduced.shape[1], criteria, "AIC", best.n_components, grid_path, csv_path, report_path
+        reduced.shape[1],
+        criteria,
+        "AIC",
+        best.n_components,
+        grid_path,
+        csv_path,
+        report_path,
+        new_labels,
     )
+
+
+def draw_shuffled(
+    model: GaussianMixture, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` draws of a fitted mixture and their components, in random order.
+
+    ``GaussianMixture.sample`` returns its draws grouped by component (as
+    scikit-learn's does); shown as a grid they would come out in runs of one
+    digit. The rows and their labels are permuted together.
+    """
+    values, labels = model.sample(n, random_state=rng)
+    order = rng.permutation(n)
+    return values[order], labels[order]
 
 
 def _write_report(
@@ -129,7 +162,7 @@ def _write_report(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(pca.fit_transform(train))
-    new_reduced, _ = model.sample(max(n_holdout, 100), random_state=np.random.default_rng(seed))
+    new_reduced, _ = draw_shuffled(model, max(n_holdout, 100), np.random.default_rng(seed))
     new_digits = np.clip(np.rint(pca.inverse_transform(new_reduced)), 0.0, 16.0)
     columns = [f"pixel_{i}" for i in range(X.shape[1])]
     report = evaluate(

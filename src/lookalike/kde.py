@@ -41,6 +41,7 @@ from lookalike._kde_checks import sklearn_rule as _sklearn_rule
 from lookalike._kde_checks import weighted_mean as _weighted_mean
 from lookalike._math import binned
 from lookalike._math.cross_validation import held_out_log_densities
+from lookalike._math.distances import squared_scaled_metric
 from lookalike._math.kde_conditioning import condition_gaussian_kde, restrict_bandwidth
 from lookalike._math.kernel_sums import (
     TrainingPoints,
@@ -182,11 +183,12 @@ class _Scaling:
         return cls(centre, lower, float(np.log(np.diagonal(lower)).sum()))
 
     def to_unit(self, X: np.ndarray) -> np.ndarray:
-        centred = X - self.centre
-        if self.factor.ndim < 2:
-            centred *= 1.0 / self.factor
-            return centred
-        return solve_triangular(self.factor, centred.T, lower=True).T
+        with np.errstate(over="ignore", invalid="ignore"):
+            centred = X - self.centre
+            if self.factor.ndim < 2:
+                centred *= 1.0 / self.factor
+                return centred
+            return solve_triangular(self.factor, centred.T, lower=True).T
 
     def from_unit(self, offsets: np.ndarray) -> np.ndarray:
         """Map draws of the unit kernel to draws of the bandwidth's kernel."""
@@ -372,7 +374,10 @@ default="gaussian"
         """
         validate_params(self, _PARAMETERS)  # type: ignore[arg-type]
         data: np.ndarray = validate_data(self, X, dtype=np.float64, order="C")
-        check_scale(data)
+        if isinstance(self.bandwidth, str):
+            # Rules and cross-validation compute variances of the data; a given bandwidth
+            # works at any magnitude (distances are taken in bandwidth units, issue 17).
+            check_scale(data)
         n_samples, n_features = data.shape
         self._check_metric()
         if self.algorithm == "binned" and n_features > 3:
@@ -400,7 +405,8 @@ default="gaussian"
         # Unit-bandwidth coordinates (raw data for other metrics); the exact engine's
         # sorted copy is prepared on first use (the binned path does not need it).
         self._unit = self._scaling.to_unit(data) if self._euclidean else data
-        check_scale(self._unit, "X in bandwidths from its mean")
+        if not np.isfinite(self._unit).all():
+            raise ValueError("The data span over 1e308 bandwidths: use a larger bandwidth.")
         self._prepared: TrainingPoints | None = None
         return self
 
@@ -503,6 +509,8 @@ default="gaussian"
         queries gives a lazy dask array, computed partition by partition (the
         fitted estimator is sent once to every worker); a
         :class:`~lookalike.chunks.Chunks` source is scored chunk by chunk.
+        Finite or ``-inf``, never ``+inf`` or NaN, exact for the rows rounded to
+        bandwidth units about the data's mean (:mod:`lookalike._math.kernel_sums`).
         """
         check_is_fitted(self)
         if is_partitioned(X):
@@ -514,7 +522,6 @@ default="gaussian"
         )
         if queries.shape[0] == 0:
             return np.empty(0)
-        check_scale(queries, terms=queries.shape[1])
         return self._log_sums(queries) + self._log_normaliser()
 
     def _log_normaliser(self) -> float:
@@ -616,7 +623,7 @@ default="gaussian"
             return None  # every query is beyond the grid's reach
         if self.algorithm == "auto":
             extent = np.maximum(bounds[:, 1], high) - np.minimum(bounds[:, 0], low)
-            nodes = float(np.prod(extent / spacing + 1.0))
+            nodes = math.prod((extent / spacing + 1.0).tolist())  # inf, not a warning
             if nodes > binned.DEFAULT_MAX_CELLS:
                 return None
             if float(self._unit.shape[0]) * unit.shape[0] <= BINNED_ADVANTAGE * nodes:
@@ -773,14 +780,7 @@ default="gaussian"
 
     def _metric_distance(self) -> Any:
         metric = DistanceMetric.get_metric(self.metric, **(self.metric_params or {}))
-        bandwidth = float(self.bandwidth_)
-
-        def squared_scaled(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
-            distances = metric.pairwise(queries, points)
-            distances /= bandwidth
-            return np.square(distances, out=distances)
-
-        return squared_scaled
+        return squared_scaled_metric(metric.pairwise, float(self.bandwidth_))
 
     def score(self, X: npt.ArrayLike, y: Any = None) -> float:
         """Total log-likelihood of the rows (a sum, as scikit-learn's KernelDensity)."""
@@ -789,7 +789,8 @@ default="gaussian"
             from lookalike.distributed import total_and_count
 
             return total_and_count(scores)[0]
-        return float(np.sum(scores))
+        with np.errstate(over="ignore"):  # a sum below the most negative float is -inf
+            return float(np.sum(scores))
 
     # ----------------------------------------------------------------------------------
     # Sampling

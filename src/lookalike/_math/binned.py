@@ -231,6 +231,9 @@ from lookalike._math.kernels import KERNELS, Kernel
 
 # Grid cells allowed by default (binning grid; the FFT arrays are up to 2^d times larger).
 DEFAULT_MAX_CELLS = 2**22
+# Node counts are clipped here before becoming integers (data spanning more nodes than an
+# int64 holds): such a grid is far over any max_cells and is refused.
+MAX_COUNT = 2.0**52
 # FFT values below this fraction of the largest are recomputed directly (tail repair).
 REPAIR_FRACTION = 1e-8
 # Default bounds: the data range extended by the support, or for unbounded kernels by the
@@ -503,7 +506,9 @@ def make_grid(
     else:
         step = np.broadcast_to(np.asarray(spacing, dtype=np.float64), (d,)).copy()
         # A relative slack so that rounding never adds a node beyond the bound.
-        counts = np.ceil((high - low) / step * (1.0 - 1e-12)).astype(int) + 1
+        counts = (
+            np.ceil(np.minimum((high - low) / step * (1.0 - 1e-12), MAX_COUNT)).astype(int) + 1
+        )
         shape = tuple(int(max(m, 2)) for m in counts)
     return Grid(np.asarray(low, dtype=np.float64), np.asarray(step, dtype=np.float64), shape)
 
@@ -518,8 +523,8 @@ def _covering_grid(
     """A grid of the same lattice holding ``grid`` and the data, and ``grid``'s offset in it."""
     low, high = data_range
     top = grid.origin + grid.spacing * (np.array(grid.shape) - 1)
-    before = np.maximum(np.ceil((grid.origin - low) / grid.spacing), 0).astype(int)
-    after = np.maximum(np.ceil((high - top) / grid.spacing), 0).astype(int)
+    before = np.clip(np.ceil((grid.origin - low) / grid.spacing), 0, MAX_COUNT).astype(int)
+    after = np.clip(np.ceil((high - top) / grid.spacing), 0, MAX_COUNT).astype(int)
     shape = tuple(int(m + b + a) for m, b, a in zip(grid.shape, before, after, strict=True))
     origin = grid.origin - before * grid.spacing
     return Grid(origin, grid.spacing, shape), tuple(int(b) for b in before)

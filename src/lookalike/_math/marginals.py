@@ -180,6 +180,36 @@ def _continuous_knots(
     return values, cdf, low_tail, high_tail
 
 
+def check_marginal(marginal: Marginal, name: str = "marginal") -> None:
+    """Raise ValueError unless ``marginal`` has the form :func:`fit_marginal` gives.
+
+    ``positions``, ``lower`` and ``upper`` are 1-D float64 arrays of one length
+    (at least 1), finite; positions strictly increase; probabilities lie in
+    ``[0, 1]`` and never decrease (``lower[k] <= upper[k] <= lower[k + 1]``, up
+    to rounding); the tails are finite and non-negative. Model files call it on
+    restored codecs, so that a tampered marginal is refused with its reason.
+    """
+    positions, lower, upper = marginal.positions, marginal.lower, marginal.upper
+    arrays = (("positions", positions), ("lower", lower), ("upper", upper))
+    for part, array in arrays:
+        if not (isinstance(array, np.ndarray) and array.dtype == np.float64 and array.ndim == 1):
+            raise ValueError(f"{name} {part} must be a 1-D float64 array")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} {part} has NaN or infinite values")
+    if positions.size == 0 or lower.shape != positions.shape or upper.shape != positions.shape:
+        raise ValueError(f"{name} positions, lower and upper must have one equal, non-zero length")
+    if np.any(np.diff(positions) <= 0):
+        raise ValueError(f"{name} positions (knots and atoms) must strictly increase")
+    tolerance = 1e-9
+    steps = np.empty(2 * positions.size)
+    steps[0::2], steps[1::2] = lower, upper
+    if steps[0] < 0 or steps[-1] > 1 + tolerance or np.any(np.diff(steps) < -tolerance):
+        raise ValueError(f"{name} probabilities (lower, upper) must increase within [0, 1]")
+    for part, tail in (("low_tail", marginal.low_tail), ("high_tail", marginal.high_tail)):
+        if not (np.isfinite(tail) and tail >= 0):
+            raise ValueError(f"{name} {part} must be a finite number >= 0")
+
+
 def atoms_only(probabilities: np.ndarray) -> Marginal:
     """A marginal of point masses at ``0 .. L-1`` (a categorical column's levels)."""
     probabilities = np.asarray(probabilities, dtype=np.float64)

@@ -6,6 +6,8 @@ not call for it); :func:`report_figures` draws all that apply to an
 embedded in the HTML report. matplotlib is imported only when a figure is drawn, and the
 non-interactive Agg backend is used so that no display is needed.
 
+- :func:`tell_figure`: a column that gives the synthetic rows away (its real and synthetic
+  marginals) or a pair of columns (real and synthetic scatter side by side).
 - :func:`marginals_figure`: one panel per column (at most ``max_columns``), histograms on
   shared bins for numeric columns, bars of category shares for categorical ones.
 - :func:`correlation_figure`: Pearson correlation matrices of the numeric columns, side by side.
@@ -27,13 +29,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lookalike.evaluation import metrics
+from lookalike.evaluation.columns import (
+    METRIC_KINDS,
+    encode_rows,
+    levels,
+    numeric_values,
+    registry_kinds,
+)
+from lookalike.evaluation.distances import nearest_distances
+from lookalike.evaluation.fidelity import correlation_matrix
 
-#: Most columns drawn in the marginal-distribution figure.
-MAX_MARGINAL_COLUMNS = 24
+#: Most columns drawn in the marginal-distribution figure (those a detector finds most
+#: different first, when the report has column AUCs).
+MAX_MARGINAL_COLUMNS = 16
 
 #: Most rows drawn in the scatter and digit figures (a seeded subsample beyond that).
 MAX_POINTS = 2000
+
+#: Most rows of each table in the correlation figure.
+MAX_CORRELATION_ROWS = 20_000
 
 REAL_COLOUR = "#1f77b4"
 SYNTHETIC_COLOUR = "#ff7f0e"
@@ -64,89 +78,35 @@ def _pyplot() -> Any:
 
 
 # --------------------------------------------------------------------------------------
-# Columns and encoding
+# Columns and data
 
 
 def column_kinds(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Column -> ``"numeric"`` or ``"categorical"``: ``kinds`` where given, else by dtype.
-
-    Booleans count as categorical; every other numeric dtype as numeric.
+    """Column -> ``"numeric"`` or ``"categorical"``: ``kinds`` where given, else from the
+    tabular column registry (id columns left out).
 
     Examples
     --------
     >>> import pandas as pd
-    >>> column_kinds(pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"], "c": [True, False]}))
+    >>> column_kinds(pd.DataFrame({"a": [1.5, 2.0], "b": ["x", "x"], "c": [True, False]}))
     {'a': 'numeric', 'b': 'categorical', 'c': 'categorical'}
     """
-    given = dict(kinds or {})
-    by_dtype = metrics.column_kinds(frame)
-    return {str(name): str(given.get(name, by_dtype[name])) for name in frame.columns}
+    if kinds:
+        return {str(name): str(kinds[name]) for name in frame.columns if name in kinds}
+    registry = registry_kinds(frame)
+    return {name: METRIC_KINDS[kind] for name, kind in registry.items() if kind in METRIC_KINDS}
 
 
 def _numeric(series: pd.Series) -> np.ndarray:
-    return np.asarray(pd.to_numeric(series, errors="coerce"), dtype=np.float64)
+    try:
+        return numeric_values(series)
+    except (TypeError, ValueError):
+        return np.asarray(pd.to_numeric(series, errors="coerce"), dtype=np.float64)
 
 
 def _labels(series: pd.Series) -> np.ndarray:
-    """Category labels as text, with missing values as the label ``"(missing)"``."""
-    text = series.astype(object).where(series.notna(), "(missing)")
-    return np.asarray(text.map(str), dtype=object)
-
-
-def encode_rows(
-    reference: pd.DataFrame, frames: list[pd.DataFrame], kinds: Mapping[str, str]
-) -> list[np.ndarray]:
-    """Encode rows as numbers on the scale of ``reference``, for distances and projections.
-
-    Numeric columns are standardised by the reference's mean and standard deviation (missing
-    values become the mean, i.e. 0); each categorical column becomes one-hot indicators of the
-    reference's categories, scaled by ``1 / sqrt(2)`` so two different categories are at
-    distance 1, like one standard deviation.
-
-    Returns
-    -------
-    list of ndarray of shape (n_rows_i, n_encoded)
-        One array per frame in ``frames``, all with the same columns.
-    """
-    blocks: list[list[np.ndarray]] = [[] for _ in frames]
-    for name, kind in kinds.items():
-        if name not in reference.columns:
-            continue
-        if kind == "numeric":
-            base = _numeric(reference[name])
-            finite = base[np.isfinite(base)]
-            centre = float(finite.mean()) if finite.size else 0.0
-            scale = float(finite.std()) if finite.size > 1 else 0.0
-            scale = scale if scale > 0 else 1.0
-            for block, frame in zip(blocks, frames, strict=True):
-                values = (_numeric(_column(frame, name)) - centre) / scale
-                block.append(np.where(np.isfinite(values), values, 0.0)[:, None])
-        else:
-            categories = np.unique(_labels(reference[name]))
-            for block, frame in zip(blocks, frames, strict=True):
-                labels = _labels(_column(frame, name))
-                block.append((labels[:, None] == categories[None, :]) / np.sqrt(2.0))
-    return [
-        np.hstack(block).astype(np.float64) if block else np.zeros((len(frame), 0))
-        for block, frame in zip(blocks, frames, strict=True)
-    ]
-
-
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """The column, or all-missing when ``frame`` lacks it."""
-    if name in frame.columns:
-        return frame[name]
-    return pd.Series(np.nan, index=frame.index, dtype=object)
-
-
-def closest_distances(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Euclidean distance from each row to its nearest row of ``reference``.
-
-    See :func:`lookalike.evaluation.metrics.nearest_distances` (row blocks).
-    """
-    if rows.shape[0] == 0 or reference.shape[0] == 0:
-        return np.zeros(rows.shape[0])
-    return metrics.nearest_distances(reference, rows)
+    """Category labels as text, with missing values as the label ``"<missing>"``."""
+    return levels(series)
 
 
 def report_distances(report: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -154,7 +114,8 @@ def report_distances(report: Any) -> tuple[np.ndarray, np.ndarray | None]:
 
     Taken from the report's ``distances`` attribute when it has one (a mapping with keys
     ``"synthetic"`` and ``"holdout"``), else computed from ``report.real``, ``.synthetic`` and
-    ``.holdout`` with :func:`encode_rows` and :func:`closest_distances`.
+    ``.holdout`` with :func:`~lookalike.evaluation.columns.encode_rows` and
+    :func:`~lookalike.evaluation.distances.nearest_distances`.
     """
     given = getattr(report, "distances", None)
     if isinstance(given, Mapping) and given.get("synthetic") is not None:
@@ -165,12 +126,24 @@ def report_distances(report: Any) -> tuple[np.ndarray, np.ndarray | None]:
         )
     real, synthetic, holdout = report.real, report.synthetic, report.holdout
     kinds = column_kinds(real, getattr(report, "kinds", None))
-    frames = [synthetic] + ([holdout] if holdout is not None else [])
-    encoded = encode_rows(real, [real, *frames], kinds)
-    train = encoded[0]
-    to_synthetic = closest_distances(encoded[1], train)
-    to_holdout = closest_distances(encoded[2], train) if holdout is not None else None
+    frames = [_plain(real, kinds), _plain(synthetic, kinds)]
+    if holdout is not None:
+        frames.append(_plain(holdout, kinds))
+    encoded = encode_rows(frames[0], frames, kinds).arrays
+    to_synthetic = nearest_distances(encoded[0], encoded[1])
+    to_holdout = nearest_distances(encoded[0], encoded[2]) if holdout is not None else None
     return to_synthetic, to_holdout
+
+
+def _plain(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
+    """Numerics as floats and categoricals as text levels (what the encodings take)."""
+    return pd.DataFrame(
+        {
+            name: _numeric(frame[name]) if kind == "numeric" else _labels(frame[name])
+            for name, kind in kinds.items()
+            if name in frame.columns
+        }
+    )
 
 
 def looks_like_digits(frame: pd.DataFrame) -> bool:
@@ -286,9 +259,12 @@ def correlation_figure(
         return None
     plt = _pyplot()
     matrices = [
-        pd.DataFrame({n: _numeric(frame[n]) for n in names}).corr().to_numpy()
-        for frame in (real, synthetic)
-    ]
+        correlation_matrix(
+            pd.DataFrame({n: _numeric(frame[n]) for n in names}), names
+        )
+        for frame in (_subsample(real, MAX_CORRELATION_ROWS, 0),
+                      _subsample(synthetic, MAX_CORRELATION_ROWS, 1))
+    ]  # fmt: skip
     panels = [
         ("real", matrices[0], "coolwarm", -1.0, 1.0),
         ("synthetic", matrices[1], "coolwarm", -1.0, 1.0),
@@ -325,7 +301,10 @@ def pca_figure(
     kinds = column_kinds(real, kinds)
     real_part = _subsample(real, MAX_POINTS, random_state)
     synthetic_part = _subsample(synthetic, MAX_POINTS, random_state + 1)
-    encoded_real, encoded_synthetic = encode_rows(real, [real_part, synthetic_part], kinds)
+    plain_real = _plain(real, kinds)
+    encoded_real, encoded_synthetic = encode_rows(
+        plain_real, [_plain(real_part, kinds), _plain(synthetic_part, kinds)], kinds
+    ).arrays
     if encoded_real.shape[1] < 2 or encoded_real.shape[0] < 3:
         return None
     centre = encoded_real.mean(axis=0)
@@ -401,22 +380,94 @@ def figure_png(fig: Any, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
+def tell_figure(real: pd.DataFrame, synthetic: pd.DataFrame, tell: Any,
+                kinds: Mapping[str, str], random_state: int = 0) -> Any:  # fmt: skip
+    """The figure of one tell: a column's marginals, or a pair's real and synthetic scatter.
+
+    A pair is drawn as two panels (real, synthetic) on the same axes: numeric columns on
+    their values, categorical ones on the positions of their :data:`PAIR_LEVELS` most
+    frequent real levels (jittered; rarer levels left out), at most :data:`MAX_POINTS`
+    rows each.
+    """
+    plt = _pyplot()
+    columns = tuple(tell.columns)[:2]  # a dependence tell: its column and best partner
+    if len(columns) == 1:
+        (name,) = columns
+        fig, ax = plt.subplots(figsize=(6.5, 3.0))
+        if kinds[name] == "numeric":
+            _numeric_panel(ax, _numeric(real[name]), _numeric(synthetic[name]))
+        else:
+            _categorical_panel(ax, _labels(real[name]), _labels(synthetic[name]))
+        ax.set_title(_short(name, 60), fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        return fig
+    first, second = columns
+    real_part = _subsample(real, MAX_POINTS, random_state)
+    synthetic_part = _subsample(synthetic, MAX_POINTS, random_state + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8), sharex=True, sharey=True)
+    coordinates = [
+        _pair_coordinates(real, (real_part, synthetic_part), name, kinds[name], random_state)
+        for name in (first, second)
+    ]
+    for k, (ax, colour, label) in enumerate(
+        zip(axes, (REAL_COLOUR, SYNTHETIC_COLOUR), ("real", "synthetic"), strict=True)
+    ):
+        x, y = coordinates[0][0][k], coordinates[1][0][k]
+        ax.scatter(x, y, s=5, alpha=0.35, color=colour, label=label)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel(_short(first, 40), fontsize=9)
+        for axis, (_, ticks) in zip((ax.xaxis, ax.yaxis), coordinates, strict=True):
+            if ticks is not None:
+                axis.set_ticks(range(len(ticks)), [_short(t, 10) for t in ticks], fontsize=7)
+    axes[0].set_ylabel(_short(second, 40), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+PAIR_LEVELS = 8
+"""Levels of a categorical column drawn in a pair's scatter."""
+
+
+def _pair_coordinates(
+    real: pd.DataFrame, parts: tuple[pd.DataFrame, pd.DataFrame], name: str, kind: str, seed: int
+) -> tuple[list[np.ndarray], list[str] | None]:
+    """Plot coordinates of a column in each part, and tick labels for categoricals."""
+    if kind == "numeric":
+        return [_numeric(part[name]) for part in parts], None
+    top = list(pd.Series(_labels(real[name])).value_counts().index[:PAIR_LEVELS])
+    index = pd.Index(top)
+    rng = np.random.default_rng(seed)
+    out = []
+    for part in parts:
+        position = index.get_indexer(_labels(part[name])).astype(float)
+        position[position < 0] = np.nan
+        out.append(position + rng.uniform(-0.3, 0.3, size=position.size))
+    return out, [str(t) for t in top]
+
+
+MAX_TELL_FIGURES = 6
+"""Tells drawn in the report (the worst first)."""
+
+
 def report_figures(report: Any, random_state: int = 0) -> list[RenderedFigure]:
     """Draw every figure that applies to ``report`` and return them as PNG bytes.
 
     Parameters
     ----------
     report : EvaluationReport
-        Uses its ``real``, ``synthetic``, ``holdout`` and ``kinds`` (and ``distances``
-        when present).
+        Uses its ``real``, ``synthetic``, ``holdout`` and ``kinds`` (and ``tells`` and
+        ``distances`` when present).
     random_state : int, default=0
         Seed of the row subsample in scatter plots.
 
     Returns
     -------
     list of RenderedFigure
-        In order: marginals, correlations, PCA projection, digits, DCR histograms; a figure
-        that does not apply (e.g. correlations with one numeric column) is left out.
+        In order: one per tell (keys ``"tell-1"``, ``"tell-2"``, ... at most
+        :data:`MAX_TELL_FIGURES`), then marginals, correlations, PCA projection, digits,
+        DCR histograms; a figure that does not apply (e.g. correlations with one numeric
+        column) is left out.
 
     Examples
     --------
@@ -431,9 +482,34 @@ def report_figures(report: Any, random_state: int = 0) -> list[RenderedFigure]:
     """
     real, synthetic = report.real, report.synthetic
     kinds = column_kinds(real, getattr(report, "kinds", None))
+    drawn: list[tuple[str, str, str, Any]] = []
+    for i, tell in enumerate(list(getattr(report, "tells", None) or [])[:MAX_TELL_FIGURES]):
+        if not all(name in kinds for name in tell.columns):
+            continue
+        what = "values" if len(tell.columns) == 1 else "rows"
+        title = " and ".join(str(c) for c in tell.columns[:2])
+        if len(tell.columns) > 2:
+            title += f" (and {len(tell.columns) - 2} more columns)"
+        drawn.append(
+            (
+                f"tell-{i + 1}",
+                title,
+                f"{tell.sentence[:1].upper()}{tell.sentence[1:]}. Real (blue) and synthetic "
+                f"(orange) {what}; detector AUC on these columns {tell.auc:.3f}.",
+                tell_figure(real, synthetic, tell, kinds, random_state),
+            )
+        )
     shown = min(len(kinds), MAX_MARGINAL_COLUMNS)
-    more = f" (the first {shown} of {len(kinds)} columns)" if len(kinds) > shown else ""
-    drawn: list[tuple[str, str, str, Any]] = [
+    ranked = _columns_by_auc(report, kinds)
+    if ranked is not None:
+        kinds = {name: kinds[name] for name in ranked}
+        which = "most different first"
+        more = f" (the {shown} of {len(kinds)} columns a detector finds most different)"
+    else:
+        which = ""
+        more = f" (the first {shown} of {len(kinds)} columns)"
+    more = more if len(kinds) > shown else (f" ({which})" if which else "")
+    drawn += [
         (
             "marginals",
             "Marginal distributions",
@@ -476,6 +552,18 @@ def report_figures(report: Any, random_state: int = 0) -> list[RenderedFigure]:
         for key, title, caption, fig in drawn
         if fig is not None
     ]
+
+
+def _columns_by_auc(report: Any, kinds: Mapping[str, str]) -> list[str] | None:
+    """The columns by decreasing single-column detector AUC (None without those AUCs)."""
+    metrics = getattr(report, "metrics", None)
+    if metrics is None or "metric" not in metrics:
+        return None
+    rows = metrics[metrics["metric"] == "column_auc"]
+    auc = {str(c): float(v) for c, v in zip(rows["column"], rows["value"], strict=True)}
+    if not auc:
+        return None
+    return sorted(kinds, key=lambda c: -auc.get(c, 0.0) if np.isfinite(auc.get(c, 0.0)) else 0)
 
 
 def _short(text: Any, width: int = 24) -> str:

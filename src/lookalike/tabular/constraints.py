@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from lookalike._restore import require
+
 #: Column kinds that have an order.
 ORDERED_KINDS = ("continuous", "integer", "datetime")
 
@@ -92,6 +94,17 @@ class Bounds(Constraint):
     def ranges(self) -> dict[str, tuple[Any, Any]]:
         return {self.column: (self.low, self.high)}
 
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        require(isinstance(self.column, str), "column must be a str")
+        for end in (self.low, self.high):
+            require(
+                end is None or isinstance(end, str) or (type(end) is float and not np.isnan(end)),
+                f"Bounds({self.column!r}): a bound must be None, a number or a date string",
+            )
+        if type(self.low) is float and type(self.high) is float:
+            require(self.low <= self.high, f"Bounds({self.column!r}): low > high")
+
 
 @dataclass
 class Order(Constraint):
@@ -112,6 +125,14 @@ class Order(Constraint):
         a, b = frame[self.first], frame[self.second]
         broken = (a >= b) if self.strict else (a > b)
         return ~broken.fillna(False).to_numpy(dtype=bool)
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        require(
+            isinstance(self.first, str) and isinstance(self.second, str),
+            "Order: first and second must be column names",
+        )
+        require(isinstance(self.strict, bool), "Order: strict must be a bool")
 
 
 @dataclass
@@ -153,3 +174,17 @@ class FixedSum(Constraint):
         sums = np.where(present, block, 0.0).sum(axis=1)
         close = np.abs(sums - self.total) <= 1e-9 * max(abs(self.total), 1.0)
         return close | ~present.any(axis=1)
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        columns = self.columns
+        require(
+            isinstance(columns, list)
+            and len(columns) > 0
+            and all(isinstance(c, str) for c in columns),
+            "FixedSum: columns must be a non-empty list of column names",
+        )
+        require(
+            type(self.total) is float and not np.isnan(self.total),
+            "FixedSum: total must be a number",
+        )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lookalike._restore import require
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ColumnCodec, Condition, IdCodec, ModelDim
 
@@ -38,12 +39,7 @@ class TableEncoder:
 
     def __init__(self, codecs: list[ColumnCodec]) -> None:
         self.codecs = list(codecs)
-        self.dims: list[ModelDim] = []
-        self.spans: dict[str, list[int]] = {}
-        for codec in self.codecs:
-            start = len(self.dims)
-            self.dims.extend(codec.dims)
-            self.spans[codec.name] = [start, len(self.dims)]
+        self.dims, self.spans = _layout(self.codecs)
 
     @property
     def n_dims(self) -> int:
@@ -80,6 +76,24 @@ class TableEncoder:
             for codec in self.modelled
         }
 
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The codecs (each checked by its own class first) have distinct names, and
+        the stored layout is the one they give: the same model dimensions (kinds,
+        level counts and cuts) and spans.
+        """
+        codecs = self.codecs
+        require(
+            isinstance(codecs, list) and all(isinstance(c, ColumnCodec) for c in codecs),
+            "codecs must be a list of column codecs",
+        )
+        names = [codec.name for codec in codecs]
+        require(len(set(names)) == len(names), "codecs must have distinct column names")
+        dims, spans = _layout(codecs)
+        require(self.dims == dims, "dims disagree with the codecs' model dimensions")
+        require(self.spans == spans, "spans disagree with the codecs' model dimensions")
+
     def conditions(self, where: Mapping[str, Any]) -> dict[int, Condition]:
         """Model-space conditions (dimension index -> condition) for ``where``."""
         found: dict[int, Condition] = {}
@@ -89,3 +103,14 @@ class TableEncoder:
             for offset, condition in codec.conditions(value).items():
                 found[start + offset] = condition
         return found
+
+
+def _layout(codecs: list[ColumnCodec]) -> tuple[list[ModelDim], dict[str, list[int]]]:
+    """The model dimensions of ``codecs``, and each column's ``[start, stop]`` among them."""
+    dims: list[ModelDim] = []
+    spans: dict[str, list[int]] = {}
+    for codec in codecs:
+        start = len(dims)
+        dims.extend(codec.dims)
+        spans[codec.name] = [start, len(dims)]
+    return dims, spans

@@ -278,7 +278,7 @@ def _summarise_column(codec: ColumnCodec, column: pd.Series) -> _ColumnSummary:
     if isinstance(codec, IdCodec):
         if codec.numeric:
             mode = "numeric"
-        elif codec.observed:
+        elif np.size(codec.observed):
             mode = "text"
         else:
             mode = "prefix:" + codec.prefix
@@ -553,12 +553,12 @@ def _merge_ids(codec: IdCodec, sampled: pd.Series, parts: list[_ColumnSummary]) 
     modes = {p.id_mode for p in parts}
     if codec.numeric:
         codec.largest = max(p.id_largest for p in parts)
-    elif not codec.observed and modes == {"prefix:" + codec.prefix}:
+    elif not np.size(codec.observed) and modes == {"prefix:" + codec.prefix}:
         codec.largest = max(p.id_largest for p in parts)
         codec.width = max(p.id_width for p in parts)
     else:  # ids that are not all prefix + number: random new ids, checked against the sample
         texts = sampled.dropna().astype(str).tolist()
-        codec.prefix, codec.largest, codec.observed = "", 0, texts
+        codec.prefix, codec.largest, codec.observed = "", 0, np.array(texts, dtype=str)
         codec.width = max([p.id_width for p in parts] + [len(t) for t in texts] + [8])
 
 

@@ -63,7 +63,7 @@ def _draw_partition(
     frame = synthesizer.sample(size, where=where, random_state=rng)
     if synthesizer.ids == "regenerate":
         for codec in synthesizer.encoder_.ids:
-            if codec.observed:  # random text ids: as drawn
+            if np.size(codec.observed):  # random text ids: as drawn
                 continue
             shifted = copy.copy(codec)
             shifted.largest = codec.largest + start

@@ -26,6 +26,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from lookalike._restore import has_fitted_state, is_int, require
 from lookalike._validation import (
     Constraint as ParameterConstraint,
 )
@@ -37,11 +38,16 @@ from lookalike._validation import (
     validate_params,
 )
 from lookalike.exceptions import NotFittedError
-from lookalike.tabular.columns import ColumnCodec, IdCodec
+from lookalike.tabular.columns import KINDS, ColumnCodec, IdCodec
 from lookalike.tabular.constraints import Constraint, LowAcceptanceWarning
 from lookalike.tabular.encoder import TableEncoder
 from lookalike.tabular.models.base import generator
-from lookalike.tabular.models.registry import AUTO_FAMILIES, check_model, make_model
+from lookalike.tabular.models.registry import (
+    AUTO_FAMILIES,
+    JOINT_MODELS,
+    check_model,
+    make_model,
+)
 from lookalike.tabular.partitioned import SAMPLE_ROWS
 from lookalike.tabular.schema import check_table, fit_codecs
 
@@ -62,6 +68,10 @@ _PARAMETERS: dict[str, ParameterConstraint] = {
     "n_jobs": Interval(None, None, integer=True, allow_none=True),
     "verbose": Interval(0, None, integer=True),
 }
+
+#: Attributes of the Synthesizer before its column codecs (main at ebc1365): such files
+#: cannot be read.
+_RETIRED_ATTRIBUTES = frozenset({"transform", "criterion_", "score_"})
 
 logger = logging.getLogger("lookalike.tabular")
 
@@ -245,7 +255,6 @@ class Synthesizer:
         self._say(f"fitting the joint model ({shown})")
         self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs).fit(Z, encoder.dims)
         self.columns_ = [str(c) for c in df.columns]
-        self.schema_ = codecs
         self.encoder_ = encoder
         self.n_rows_ = int(df.shape[0])
         self.__dict__.pop("partitions_", None)
@@ -277,6 +286,8 @@ class Synthesizer:
         self.selection_ = select_family(
             Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs
         )
+        if self.selection_.note:
+            self._say(f"model='auto': {self.selection_.note}")
         return self.selection_.winner
 
     def _fit_partitioned(self, table: Any, sample_rows: Any, persist: Any) -> Self:
@@ -320,7 +331,6 @@ class Synthesizer:
             model, Z, encoder.dims, scores, seed, self.n_jobs, persist
         )
         self.columns_ = list(source.columns)
-        self.schema_ = fitted.codecs
         self.encoder_ = encoder
         self.n_rows_ = fitted.n_rows
         self.partitions_ = {
@@ -335,6 +345,67 @@ class Synthesizer:
             "seed_entropy": list(fitted.entropy),
         }
         return self
+
+    @property
+    def schema_(self) -> list[ColumnCodec]:
+        """One fitted codec per column (the encoder's codecs)."""
+        return self.encoder_.codecs
+
+    # ----------------------------------------------------------------------------------
+    # Model files
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        Hyper-parameters pass fit's validation (``kinds`` names known kinds).
+        Fitted parts are checked by their own classes first; here they must fit
+        together: the columns are the encoder's, the joint model was fitted on
+        the encoder's model dimensions, constraints name columns of the kinds
+        they accept, and ``model="auto"`` has its selection. A file written by
+        the Synthesizer before its column codecs is refused, with what to do.
+        """
+        retired = sorted(set(vars(self)) & _RETIRED_ATTRIBUTES)
+        require(
+            not retired,
+            f"written by an older lookalike (a Synthesizer with {', '.join(retired)}): refit "
+            "the model with this version and save it again",
+        )
+        validate_params(self, _PARAMETERS)
+        check_model(self.model)
+        kinds = self.kinds
+        require(
+            kinds is None or (isinstance(kinds, dict) and all(isinstance(k, str) for k in kinds)),
+            "kinds must be None or a dict column -> kind",
+        )
+        for name, kind in (kinds or {}).items():
+            require(kind in KINDS, f"kinds[{name!r}]: unknown kind {kind!r}")
+        require(
+            self.constraints is None or isinstance(self.constraints, list),
+            "constraints must be None or a list",
+        )
+        if not has_fitted_state(self):
+            return
+        encoder = self.encoder_
+        require(
+            isinstance(encoder, TableEncoder) and encoder.n_dims > 0,
+            "encoder_ must be a TableEncoder with modelled columns",
+        )
+        require(
+            self.columns_ == [codec.name for codec in encoder.codecs],
+            "columns_ are not the encoder's columns",
+        )
+        require(is_int(self.n_rows_) and self.n_rows_ >= 1, "n_rows_ must be a positive int")
+        require(isinstance(self.model_, JOINT_MODELS), "model_ must be a fitted joint model")
+        self.model_.check_dims(encoder.dims)
+        selection = self.selection_
+        if selection is not None:
+            from lookalike.tabular.models.selection import Selection
+
+        require(
+            (selection is None and self.model != "auto") or isinstance(selection, Selection),
+            "selection_ must be the Selection of model='auto' (None otherwise)",
+        )
+        self._check_constraints(encoder.codecs)
 
     def _check_constraints(self, codecs: list[ColumnCodec]) -> None:
         kinds = {c.name: c.kind for c in codecs}

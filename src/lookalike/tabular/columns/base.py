@@ -23,7 +23,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from lookalike._math.marginals import Marginal, normal_scores, uniforms
+from lookalike._math.marginals import Marginal, check_marginal, normal_scores, uniforms
+from lookalike._restore import is_int, require
 
 #: A condition on one model dimension: ``("point", z)`` or ``("interval", z_low, z_high)``.
 Condition = tuple[Any, ...]
@@ -59,6 +60,29 @@ class ModelDim:
     def codes(self, z: np.ndarray) -> np.ndarray:
         """The level of each normal score of a discrete dimension."""
         return np.searchsorted(np.asarray(self.cuts), z, side="right")
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        require(isinstance(self.column, str), "column must be a str")
+        require(self.role in ROLES, f"unknown role {self.role!r} (one of {', '.join(ROLES)})")
+        require(is_int(self.levels) and self.levels >= 0, "levels must be an int >= 0")
+        require(self.role == "value" or self.levels == 2, "a missing indicator has 2 levels")
+        cuts = self.cuts
+        require(
+            isinstance(cuts, tuple)
+            and len(cuts) == max(self.levels - 1, 0)
+            and all(type(c) is float for c in cuts),
+            f"column {self.column!r}: cuts must be a tuple of levels - 1 floats",
+        )
+        values = np.asarray(cuts, dtype=np.float64)
+        require(
+            bool(np.all(np.isfinite(values)) and np.all(np.diff(values) >= 0)),
+            f"column {self.column!r}: cuts must be finite and increasing",
+        )
+
+
+#: The roles of a model dimension.
+ROLES = ("value", "missing")
 
 
 def discrete_dim(column: str, role: str, marginal: Marginal) -> ModelDim:
@@ -104,6 +128,12 @@ class ColumnCodec:
         """A value of this column from its text (for ``--where`` on the command line)."""
         raise NotImplementedError
 
+    def parse_bound(self, text: str) -> Any:
+        """An end of a ``low..high`` range from its text; only ordered kinds have ranges."""
+        raise ValueError(
+            f"column {self.name!r} is {self.kind}: give one value (column=value), not a range"
+        )
+
     def conditions(self, value: Any) -> dict[int, Condition]:
         """Conditions on this column's dimensions that fix it at ``value``.
 
@@ -125,6 +155,24 @@ class ColumnCodec:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        Subclasses extend it with their own fitted state; the base checks the name,
+        that ``dtype`` is a dtype pandas reads, and the missing rate.
+        """
+        require(isinstance(self.name, str), "name must be a str")
+        require(isinstance(self.dtype, str), f"column {self.name!r}: dtype must be a str")
+        try:
+            pd.api.types.pandas_dtype(self.dtype)
+        except (TypeError, ValueError):
+            raise ValueError(f"column {self.name!r}: unknown dtype {self.dtype!r}") from None
+        rate = self.missing_rate
+        require(
+            isinstance(rate, float) and 0.0 <= rate < 1.0,
+            f"column {self.name!r}: missing_rate must be a float in [0, 1)",
+        )
+
 
 # ---------------------------------------------------------------------------------------
 # Helpers shared by the codecs
@@ -139,6 +187,16 @@ def marginal_of(codec: Any, prefix: str = "") -> Marginal:
         float(getattr(codec, f"{prefix}low_tail", 0.0)),
         float(getattr(codec, f"{prefix}high_tail", 0.0)),
     )
+
+
+def check_stored_marginal(codec: Any, prefix: str = "") -> Marginal:
+    """The marginal stored on ``codec`` (:func:`marginal_of`), after :func:`check_marginal`."""
+    for end in ("low_tail", "high_tail"):
+        tail = getattr(codec, f"{prefix}{end}", 0.0)
+        require(isinstance(tail, float), f"column {codec.name!r}: {end} must be a float")
+    marginal = marginal_of(codec, prefix)
+    check_marginal(marginal, f"column {codec.name!r}: marginal")
+    return marginal
 
 
 def store_marginal(codec: Any, marginal: Marginal, prefix: str = "") -> None:

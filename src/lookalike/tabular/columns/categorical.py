@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lookalike._math.marginals import atoms_only
+from lookalike._restore import check_float_array, require
 from lookalike.tabular.columns.base import (
     ColumnCodec,
     Condition,
@@ -198,7 +199,7 @@ class CategoricalCodec(ColumnCodec):
                 raise ValueError(f"column {self.name!r} has no missing values to condition on.")
             return {0: level_interval(marginal, len(self.levels))}
         keys = [_key(level) for level in self.levels]
-        if isinstance(value, list) or _key(value) not in keys:
+        if (isinstance(value, list) and self.interval_closed is None) or _key(value) not in keys:
             raise ValueError(
                 f"value {value!r} is not a category of column {self.name!r}; categories: "
                 f"{_shown(self.categories)}"
@@ -209,6 +210,54 @@ class CategoricalCodec(ColumnCodec):
         info = super().describe()
         info["levels"] = len(self.levels)
         return info
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        Levels are distinct plain values (strings, numbers, booleans, tuples of
+        them; ``[left, right]`` pairs for intervals) and the same as
+        ``categories``; one probability per level (0 for an unused category of a
+        category dtype) and one for "missing" when values were missing (equal to
+        ``missing_rate``), summing to 1; a category dtype's categories include
+        every level.
+        """
+        super()._restore_check()
+        where = f"column {self.name!r}"
+        closed = self.interval_closed
+        require(closed in (None, *_CLOSED), f"{where}: unknown interval_closed {closed!r}")
+        require(isinstance(self.ordered, bool), f"{where}: ordered must be a bool")
+        lists = (self.levels, self.categories, self.dtype_categories)
+        require(all(isinstance(v, list) for v in lists), f"{where}: levels must be lists")
+        for value in (*self.levels, *self.categories, *self.dtype_categories):
+            require(_plain_level(value, closed), f"{where}: invalid category {value!r}")
+        keys = {_key(level) for level in self.levels}
+        require(len(keys) == len(self.levels) > 0, f"{where}: levels must be distinct")
+        require(
+            len(self.categories) == len(self.levels)
+            and {_key(c) for c in self.categories} == keys,
+            f"{where}: categories and levels disagree",
+        )
+        n_levels = self.n_levels
+        probabilities = check_float_array(self.probabilities, f"{where}: probabilities")
+        require(
+            probabilities.shape == (n_levels,),
+            f"{where}: {probabilities.size} probabilities for {n_levels} levels",
+        )
+        require(
+            bool(np.all(probabilities >= 0)) and abs(float(probabilities.sum()) - 1.0) <= 1e-6,
+            f"{where}: probabilities must be >= 0 and sum to 1",
+        )
+        if self.missing_rate > 0:
+            require(
+                abs(float(probabilities[-1]) - self.missing_rate) <= 1e-9,
+                f"{where}: the missing level's probability is not missing_rate",
+            )
+        if self.dtype == "category":
+            dtype_keys = {_key(c) for c in self.dtype_categories}
+            require(
+                len(dtype_keys) == len(self.dtype_categories) and keys <= dtype_keys,
+                f"{where}: dtype_categories must be distinct and hold every level",
+            )
 
 
 class BooleanCodec(CategoricalCodec):
@@ -226,6 +275,24 @@ class BooleanCodec(CategoricalCodec):
 
 
 # ---------------------------------------------------------------------------------------
+
+
+_CLOSED = ("left", "right", "both", "neither")
+
+
+def _plain_level(value: Any, closed: str | None) -> bool:
+    """A category as a model file may hold it: a plain scalar, or an interval's ends."""
+    if closed is not None:
+        return (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(_plain_level(end, None) and not isinstance(end, str) for end in value)
+        )
+    if isinstance(value, float):
+        return not np.isnan(value)
+    if isinstance(value, tuple):  # an object column's tuples
+        return all(_plain_level(item, None) for item in value)
+    return isinstance(value, str | int | bool)
 
 
 def _check_hashable(name: str, series: pd.Series) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from lookalike._restore import require
 from lookalike.tabular.columns.base import ModelDim
 from lookalike.tabular.columns.numeric import IntegerCodec
 
@@ -162,6 +163,9 @@ class DatetimeCodec(IntegerCodec):
     def parse(self, text: str) -> Any:
         return self.timestamp(text)
 
+    def parse_bound(self, text: str) -> Any:
+        return self.timestamp(text)
+
     def timestamp(self, value: Any) -> pd.Timestamp:
         """A user's date as a wall-time Timestamp of this column."""
         try:
@@ -205,7 +209,7 @@ class DatetimeCodec(IntegerCodec):
         return value
 
     def _shown(self, number: float) -> str:
-        return str(np.datetime64(int(number), self.grain))
+        return str(np.datetime64(int(number), self.grain))  # type: ignore[call-overload]
 
     def shown_value(self, number: float) -> Any:
         return self._shown(number)
@@ -219,6 +223,48 @@ class DatetimeCodec(IntegerCodec):
         info.pop("decimals", None)
         info.update(grain=_GRAIN_NAMES[self.grain], timezone=self.timezone)
         return info
+
+    def _check_units(self) -> None:
+        """Grain, unit, time zone, period frequency and text format of a restored column.
+
+        Each must be one this codec writes and pandas reads, and the dtype must
+        be the one they imply (a period, text, or a datetime64 dtype with the
+        time zone); counts stay within +-2**62 grains so that they map to dates.
+        """
+        where = f"column {self.name!r}"
+        require(self.grain in GRAINS, f"{where}: unknown grain {self.grain!r}")
+        require(self.dt_unit in GRAINS, f"{where}: unknown datetime unit {self.dt_unit!r}")
+        require(self.unit == "", f"{where}: a datetime column has no duration unit")
+        require(
+            max(abs(self.low), abs(self.high)) < 2.0**62,
+            f"{where}: low and high are out of the range of dates",
+        )
+        dtype = pd.api.types.pandas_dtype(self.dtype)
+        timezone, freq, text = self.timezone, self.period_freq, self.text_format
+        for name, value in (("timezone", timezone), ("period_freq", freq), ("text_format", text)):
+            require(value is None or isinstance(value, str), f"{where}: {name} must be a str")
+        if timezone is not None:
+            try:
+                pd.DatetimeTZDtype("ns", timezone)
+            except (TypeError, ValueError, KeyError):
+                raise ValueError(f"{where}: unknown time zone {timezone!r}") from None
+        if freq is not None:
+            try:
+                period = pd.PeriodDtype(freq)
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: unknown period frequency {freq!r}") from None
+            require(dtype == period, f"{where}: dtype {self.dtype!r} is not {period}")
+        elif text is not None:
+            require(
+                pd.api.types.is_string_dtype(dtype) or dtype.kind == "O",
+                f"{where}: dates written as text need a text dtype, not {self.dtype!r}",
+            )
+        else:
+            require(
+                pd.api.types.is_datetime64_any_dtype(dtype)
+                and (getattr(dtype, "tz", None) is None) == (timezone is None),
+                f"{where}: dtype {self.dtype!r} does not match timezone {timezone!r}",
+            )
 
 
 def _grain(stamps: np.ndarray) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from lookalike._restore import is_int, require
 from lookalike.tabular.columns.base import ColumnCodec, Condition, ModelDim
 
 
@@ -28,7 +29,7 @@ class IdCodec(ColumnCodec):
         self.prefix = ""
         self.width = 0
         self.largest = 0
-        self.observed: list[str] = []
+        self.observed = np.zeros(0, dtype=str)
 
     def fit(self, series: pd.Series) -> Self:
         self.dtype = str(series.dtype)
@@ -48,8 +49,8 @@ class IdCodec(ColumnCodec):
             self.prefix = prefixes.pop()
             self.largest = max(int(m.group(2)) for m in match if m is not None)
             self.width = max(len(m.group(2)) for m in match if m is not None)
-        else:
-            self.observed = texts
+        else:  # an array, not a list: a model file keeps it out of its manifest
+            self.observed = np.array(texts, dtype=str)
         return self
 
     @property
@@ -60,12 +61,12 @@ class IdCodec(ColumnCodec):
         """``n`` new ids that differ from every observed one."""
         if self.numeric:
             return pd.Series(self.largest + 1 + np.arange(n)).astype(self.dtype)
-        if not self.observed:
+        if not self.observed.size:
             numbers = self.largest + 1 + np.arange(n)
             texts = [f"{self.prefix}{k:0{self.width}d}" for k in numbers]
             return pd.Series(texts, dtype=object).astype(self.dtype)
         width = max(self.width, 8)
-        taken = set(self.observed)
+        taken = set(self.observed.tolist())
         out: list[str] = []
         alphabet = np.array(list("0123456789abcdef"))
         while len(out) < n:
@@ -87,3 +88,24 @@ class IdCodec(ColumnCodec):
 
     def conditions(self, value: Any) -> dict[int, Condition]:
         raise ValueError(f"column {self.name!r} is an id column; it cannot be conditioned on.")
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        super()._restore_check()
+        where = f"column {self.name!r}"
+        require(isinstance(self.numeric, bool), f"{where}: numeric must be a bool")
+        require(isinstance(self.prefix, str), f"{where}: prefix must be a str")
+        require(
+            is_int(self.width) and 0 <= self.width <= MAX_WIDTH,
+            f"{where}: width must be an int in [0, {MAX_WIDTH}]",
+        )
+        require(is_int(self.largest), f"{where}: largest must be an int")
+        observed = self.observed
+        require(
+            isinstance(observed, np.ndarray) and observed.ndim == 1 and observed.dtype.kind == "U",
+            f"{where}: observed must be a 1-D array of str",
+        )
+
+
+#: Longest generated text id accepted from a model file.
+MAX_WIDTH = 2**20

@@ -25,11 +25,13 @@ from lookalike._math.marginals import (
     to_uniform,
     uniforms,
 )
+from lookalike._restore import is_int, require
 from lookalike.tabular.columns.base import (
     ColumnCodec,
     Condition,
     ModelDim,
     as_columns,
+    check_stored_marginal,
     discrete_dim,
     level_codes,
     level_interval,
@@ -182,13 +184,21 @@ class NumericCodec(ColumnCodec):
                     f"column {self.name!r} holds durations; cannot read {text!r} as one "
                     "(use e.g. '3 days' or '01:30:00')"
                 ) from None
+        return self.check_value(self._read_number(text))
+
+    def parse_bound(self, text: str) -> Any:
+        return self.parse(text) if self.unit else self._read_number(text)
+
+    def _read_number(self, text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise ValueError(
                 f"column {self.name!r} is numeric; cannot read {text!r} as a number"
             ) from None
-        return self.check_value(value)
+        if math.isnan(value):
+            raise ValueError(f"column {self.name!r}: {text!r} is not a number to condition on")
+        return value
 
     def number(self, value: Any) -> float:
         """A user's value as a float in the column's units."""
@@ -277,6 +287,61 @@ class NumericCodec(ColumnCodec):
         )
         return info
 
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The marginal passes :func:`~lookalike._math.marginals.check_marginal`, lies
+        within the finite observed range ``[low, high]`` (its ends are observed
+        values), and counts its atoms; the resolution and units are of this kind.
+        """
+        super()._restore_check()
+        where = f"column {self.name!r}"
+        require(isinstance(self.tails, bool), f"{where}: tails must be a bool")
+        low, high = self.low, self.high
+        require(
+            isinstance(low, float)
+            and isinstance(high, float)
+            and math.isfinite(low)
+            and math.isfinite(high)
+            and low <= high,
+            f"{where}: low and high must be finite floats with low <= high",
+        )
+        marginal = check_stored_marginal(self)
+        require(
+            marginal.positions[0] >= low and marginal.positions[-1] <= high,
+            f"{where}: the marginal's positions leave the observed range [low, high]",
+        )
+        require(
+            self.tails or marginal.low_tail == marginal.high_tail == 0.0,
+            f"{where}: tails are set but tails=False",
+        )
+        n_atoms = self.n_atoms
+        require(
+            is_int(n_atoms) and 0 <= n_atoms <= marginal.positions.size,
+            f"{where}: n_atoms must be an int in [0, {marginal.positions.size}]",
+        )
+        decimals = self.decimals
+        require(
+            decimals is None or (is_int(decimals) and 0 <= decimals <= MAX_DECIMALS),
+            f"{where}: decimals must be None or an int in [0, {MAX_DECIMALS}]",
+        )
+        self._check_units()
+
+    def _check_units(self) -> None:
+        """The units and dtype of a restored number column (durations: ``unit="ns"``)."""
+        dtype = pd.api.types.pandas_dtype(self.dtype)
+        if self.unit == "ns":
+            require(
+                pd.api.types.is_timedelta64_dtype(dtype),
+                f"column {self.name!r}: durations need a timedelta dtype, not {self.dtype!r}",
+            )
+            return
+        require(self.unit == "", f"column {self.name!r}: unknown unit {self.unit!r}")
+        require(
+            pd.api.types.is_numeric_dtype(dtype),
+            f"column {self.name!r}: a number column needs a numeric dtype, not {self.dtype!r}",
+        )
+
 
 class IntegerCodec(NumericCodec):
     """An integer column: the numeric codec on the observed grid ``low + k * step``.
@@ -313,16 +378,39 @@ class IntegerCodec(NumericCodec):
         return 0.5 * self.step
 
     def check_value(self, value: float) -> Any:
-        if isinstance(value, float | np.floating) and not float(value).is_integer():
+        if isinstance(value, float | np.floating) and not (
+            math.isfinite(value) and float(value).is_integer()
+        ):
+            hint = (
+                f" (such as {math.floor(value)} or {math.ceil(value)}), or a range"
+                if math.isfinite(value)
+                else ""
+            )
             raise ValueError(
-                f"column {self.name!r} holds integers; {value!r} is not a whole number."
+                f"column {self.name!r} holds whole numbers; {value!r} is not one: give a "
+                f"whole number{hint}."
             )
         return int(value) if isinstance(value, float | np.floating) else value
+
+    def parse_bound(self, text: str) -> Any:
+        """A range's end: an int when whole; a fractional end is allowed (2007.5..2009)."""
+        value = self._read_number(text)
+        return int(value) if math.isfinite(value) and value.is_integer() else value
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info["step"] = self.step
         return info
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        super()._restore_check()
+        step = self.step
+        require(
+            isinstance(step, float) and math.isfinite(step) and step >= 1.0,
+            f"column {self.name!r}: step must be a finite float >= 1",
+        )
+        require(self.decimals == 0, f"column {self.name!r}: an integer column has 0 decimals")
 
 
 def observed_decimals(values: np.ndarray) -> int | None:

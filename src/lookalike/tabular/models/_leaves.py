@@ -5,17 +5,25 @@ stores the members' values sorted by leaf (``O(n)`` memory), finds the leaf of m
 rows at once and draws members from them, uniformly or in proportion to the weight
 each gives a condition (:func:`member_weights`), with optional smoothing between
 neighbouring values (:meth:`Leaves.segments`).
+
+The tree itself is kept as plain arrays, one entry per node (scikit-learn's
+``tree_`` layout: children, split feature and threshold, where a missing value
+goes), taken from the fitted scikit-learn tree by :func:`node_arrays`; rows are
+routed by a vectorised walk (:meth:`Leaves.leaves`) that follows scikit-learn's
+own rule, so a model file holds only numbers and sampling needs no scikit-learn
+object.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from lookalike._math.marginals import normal_scores
+from lookalike._restore import check_float_array, is_int, require
 from lookalike.tabular.columns import Condition, ModelDim
 from lookalike.tabular.models.base import level_bounds
 
@@ -31,11 +39,22 @@ class Leaves:
     (continuous dimensions) or level codes (discrete dimensions). The tree's features
     are the first ``position`` columns of the predictor matrix, which holds the model
     dimensions in visit order.
+
+    The tree has one entry per node in ``left``, ``right`` (child nodes, -1 at a
+    leaf; a child's number is larger than its parent's), ``feature``,
+    ``threshold`` (a row goes left when its feature is ``<= threshold``) and
+    ``missing_left`` (where a missing feature goes); node 0 is the root, and a
+    single leaf (no tree: the first visited dimension, or a constant one) is one
+    node. ``leaf_of_node`` numbers the leaves.
     """
 
     dim: int
     position: int
-    tree: DecisionTreeClassifier | DecisionTreeRegressor | None
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
     leaf_of_node: np.ndarray
     offsets: np.ndarray
     values: np.ndarray
@@ -47,10 +66,30 @@ class Leaves:
         return np.diff(self.offsets)
 
     def leaves(self, P: np.ndarray) -> np.ndarray:
-        """The leaf of each row of ``P``, the predictors in visit order (a prefix is used)."""
-        if self.tree is None or P.shape[0] == 0:
-            return np.zeros(P.shape[0], dtype=np.int64)
-        return self.leaf_of_node[self.tree.apply(P[:, : self.position], check_input=False)]
+        """The leaf of each row of ``P``, the predictors in visit order (a prefix is used).
+
+        All rows walk down the tree together, one level per pass: a row goes left
+        when its feature is missing and the node sends missing values left, or
+        when the feature is ``<= threshold`` (a float32 feature compared with the
+        float64 threshold, as scikit-learn's ``apply`` does). Rows that reach a
+        leaf leave the walk, so a pass costs the rows still inside.
+        """
+        n = P.shape[0]
+        node = np.zeros(n, dtype=np.int64)
+        active = np.arange(n) if self.left[0] >= 0 else np.zeros(0, dtype=np.int64)
+        here = node[active]
+        while active.size:
+            x = P[active, self.feature[here]]
+            go_left = x <= self.threshold[here]
+            missing = np.isnan(x)
+            if missing.any():
+                go_left[missing] = self.missing_left[here[missing]]
+            after = np.where(go_left, self.left[here], self.right[here])
+            inside = self.left[after] >= 0
+            done = ~inside
+            node[active[done]] = after[done]
+            active, here = active[inside], after[inside]
+        return self.leaf_of_node[node]
 
     def uniform_members(self, leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A uniformly drawn member of each row's leaf (indices into ``values``)."""
@@ -135,6 +174,103 @@ class Leaves:
     def leaf_means(self, member_weights: np.ndarray) -> np.ndarray:
         """Mean of ``member_weights`` over each leaf's members."""
         return np.add.reduceat(member_weights, self.offsets[:-1]) / self.counts
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The node arrays describe a tree whose walk ends (children after their
+        parents, inside the node arrays), whose splits use one of the ``position``
+        earlier dimensions at a threshold that is not NaN, and whose every leaf
+        is numbered in ``0 .. n_leaves - 1``; the leaves' offsets partition the
+        finite ``values``, one or more members each; bandwidths are positive.
+        """
+        require(is_int(self.dim) and self.dim >= 0, "dim must be an int >= 0")
+        require(is_int(self.position) and self.position >= 0, "position must be an int >= 0")
+        require(
+            self.indicator is None or (is_int(self.indicator) and self.indicator >= 0),
+            "indicator must be None or an int >= 0",
+        )
+        nodes = _int_array(self.left, "left").size
+        require(nodes >= 1, "a tree needs at least one node")
+        for name in ("right", "feature", "leaf_of_node"):
+            require(
+                _int_array(getattr(self, name), name).shape == (nodes,),
+                f"{name} must have one entry per node ({nodes})",
+            )
+        threshold = check_float_array(self.threshold, "threshold", (nodes,), finite=False)
+        missing = self.missing_left
+        require(
+            isinstance(missing, np.ndarray)
+            and missing.dtype == bool
+            and missing.shape == (nodes,),
+            f"missing_left must be a bool array with one entry per node ({nodes})",
+        )
+        inner = self.left >= 0
+        number = np.arange(nodes)
+        require(
+            bool(np.all(self.right[inner] >= 0))
+            and bool(np.all(self.right[~inner] == -1))
+            and bool(np.all(self.left[~inner] == -1)),
+            "left and right must both be children or both -1 (a leaf)",
+        )
+        require(
+            bool(np.all(self.left[inner] > number[inner]))
+            and bool(np.all(self.right[inner] > number[inner]))
+            and bool(np.all(self.left[inner] < nodes))
+            and bool(np.all(self.right[inner] < nodes)),
+            "children must be nodes numbered after their parent",
+        )
+        require(
+            bool(np.all((self.feature[inner] >= 0) & (self.feature[inner] < self.position))),
+            f"split features must be earlier dimensions (0 .. {self.position - 1})",
+        )
+        require(not bool(np.isnan(threshold[inner]).any()), "a split threshold is NaN")
+        offsets = _int_array(self.offsets, "offsets")
+        n_leaves = offsets.size - 1
+        require(
+            n_leaves >= 1 and offsets[0] == 0 and bool(np.all(np.diff(offsets) > 0)),
+            "offsets must start at 0 and increase (every leaf has a member)",
+        )
+        values = check_float_array(self.values, "values", (int(offsets[-1]),))
+        require(values.dtype == np.float64, "values must be float64")
+        leaf = self.leaf_of_node[~inner]
+        require(
+            bool(np.all((leaf >= 0) & (leaf < n_leaves))),
+            f"leaf_of_node must number every leaf in 0 .. {n_leaves - 1}",
+        )
+        bandwidth = check_float_array(self.bandwidth, "bandwidth")
+        require(
+            bandwidth.shape in ((0,), (n_leaves,)) and bool(np.all(bandwidth > 0)),
+            f"bandwidth must be empty or one positive value per leaf ({n_leaves})",
+        )
+
+
+def node_arrays(tree: Any | None) -> dict[str, np.ndarray]:
+    """The node arrays of :class:`Leaves` for a fitted scikit-learn tree (None: one leaf)."""
+    if tree is None:
+        return {
+            "left": np.full(1, -1, dtype=np.int64),
+            "right": np.full(1, -1, dtype=np.int64),
+            "feature": np.full(1, -1, dtype=np.int64),
+            "threshold": np.zeros(1),
+            "missing_left": np.zeros(1, dtype=bool),
+        }
+    nodes = tree.tree_
+    return {
+        "left": nodes.children_left.astype(np.int64),
+        "right": nodes.children_right.astype(np.int64),
+        "feature": nodes.feature.astype(np.int64),
+        "threshold": nodes.threshold.astype(np.float64),
+        "missing_left": nodes.missing_go_to_left.astype(bool),
+    }
+
+
+def _int_array(value: Any, name: str) -> np.ndarray:
+    require(
+        isinstance(value, np.ndarray) and value.dtype == np.int64 and value.ndim == 1,
+        f"{name} must be a 1-D int64 array",
+    )
+    return value
 
 
 def silverman(values: np.ndarray, leaf: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -43,7 +43,8 @@ from typing import Any, Self
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from lookalike._validation import Interval, RandomState, validate_params
+from lookalike._restore import check_float_array, has_fitted_state, is_int, require
+from lookalike._validation import Constraint, Interval, RandomState, validate_params
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ModelDim
 from lookalike.tabular.models.base import Conditions, generator, resample, row_features
@@ -51,13 +52,13 @@ from lookalike.tabular.models.base import Conditions, generator, resample, row_f
 #: Power iterations for a cell's first principal direction.
 POWER_ITERATIONS = 8
 
-_PARAMETERS = {
+_PARAMETERS: dict[str, Constraint] = {
     "cell_size": Interval(2, None, integer=True),
     "random_state": RandomState(),
 }
 
 
-class CellMixture(BaseEstimator):  # type: ignore[misc]
+class CellMixture(BaseEstimator):
     """A mixture of small cells with independent columns in each (see the module docstring).
 
     Parameters
@@ -132,6 +133,72 @@ class CellMixture(BaseEstimator):  # type: ignore[misc]
             if condition[0] == "point":
                 out[:, j] = condition[1]
         return out
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        Hyper-parameters pass fit's validation; ``rows_`` is a float64 matrix
+        with NaN only in continuous dimensions; ``cell_starts_`` cuts its rows
+        into non-empty cells; ``groups_`` cuts its dimensions into columns, in
+        order; ``discrete_`` has one flag per dimension and the point bandwidth
+        is positive.
+        """
+        validate_params(self, _PARAMETERS)
+        if not has_fitted_state(self):
+            return
+        rows = check_float_array(self.rows_, "rows_", finite=False)
+        require(rows.dtype == np.float64 and rows.ndim == 2, "rows_ must be a float64 matrix")
+        n, m = rows.shape
+        require(n >= 1 and m >= 1, "rows_ must hold at least one row and one dimension")
+        starts = self.cell_starts_
+        require(
+            isinstance(starts, np.ndarray)
+            and starts.dtype == np.int64
+            and starts.ndim == 1
+            and starts.size >= 2
+            and starts[0] == 0
+            and starts[-1] == n
+            and bool(np.all(np.diff(starts) > 0)),
+            f"cell_starts_ must increase from 0 to {n} (no empty cell)",
+        )
+        groups = self.groups_
+        require(
+            isinstance(groups, list)
+            and all(
+                isinstance(g, tuple) and len(g) == 2 and is_int(g[0]) and is_int(g[1])
+                for g in groups
+            )
+            and [g[0] for g in groups] == [0, *(g[1] for g in groups[:-1])]
+            and bool(groups)
+            and groups[-1][1] == m
+            and all(g[0] < g[1] for g in groups),
+            f"groups_ must cut the {m} dimensions into consecutive columns",
+        )
+        discrete = self.discrete_
+        require(
+            isinstance(discrete, np.ndarray) and discrete.dtype == bool and discrete.shape == (m,),
+            f"discrete_ must be a bool array of {m} flags",
+        )
+        require(not bool(np.isinf(rows).any()), "rows_ has infinite values")
+        require(
+            not bool(np.isnan(rows[:, discrete]).any()), "rows_ has NaN in a discrete dimension"
+        )
+        bandwidth = self.bandwidth_
+        require(
+            isinstance(bandwidth, float) and np.isfinite(bandwidth) and bandwidth > 0,
+            "bandwidth_ must be a positive float",
+        )
+
+    def check_dims(self, dims: Sequence[ModelDim]) -> None:
+        """Raise ValueError unless the model was fitted on the model space ``dims``."""
+        if not hasattr(self, "rows_"):
+            raise NotFittedError("This CellMixture is not fitted yet; call fit first.")
+        require(
+            self.rows_.shape[1] == len(dims)
+            and self.groups_ == column_groups(dims)
+            and np.array_equal(self.discrete_, [d.discrete for d in dims]),
+            "the model's dimensions disagree with the encoder's",
+        )
 
     def _member_weights(self, conditions: dict[int, Any]) -> dict[int, np.ndarray]:
         """Group index -> weight of every training row for the group's conditions."""

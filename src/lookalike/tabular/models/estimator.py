@@ -39,6 +39,7 @@ from sklearn.base import BaseEstimator, clone
 
 from lookalike._math.marginals import normal_scores, uniforms
 from lookalike._math.truncated import conditional_mixture_draws
+from lookalike._restore import check_float_array, has_fitted_state, is_int, require
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ModelDim
 from lookalike.tabular.models.base import Conditions, generator, satisfied
@@ -53,7 +54,7 @@ ANALYTIC_COMPONENTS = 256
 CALIBRATION_DRAWS = 50_000
 
 
-class EstimatorModel(BaseEstimator):  # type: ignore[misc]
+class EstimatorModel(BaseEstimator):
     """A lookalike density estimator fitted to the model space (see the module docstring).
 
     Parameters
@@ -205,6 +206,54 @@ class EstimatorModel(BaseEstimator):  # type: ignore[misc]
             batch = min(MAX_BATCH, int(1.2 * (n - collected) / rate) + 16)
         self.acceptance_ = collected / drawn
         return np.concatenate(kept)[:n]
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The fitted estimator (checked by its own class first) draws rows of
+        ``n_dims_`` scores; every calibration map is finite, strictly increasing
+        and within [0, 1]; a Gaussian kernel density keeps its training rows
+        (its means), other estimators none.
+        """
+        estimator = self.estimator
+        require(
+            hasattr(estimator, "fit") and hasattr(estimator, "sample"),
+            "estimator must be a density estimator with fit and sample",
+        )
+        if not has_fitted_state(self):
+            return
+        d = self.n_dims_
+        require(is_int(d) and d >= 1, "n_dims_ must be a positive int")
+        fitted = self.estimator_
+        require(
+            hasattr(fitted, "sample") and getattr(fitted, "n_features_in_", d) == d,
+            f"estimator_ must be a fitted density on {d} dimensions",
+        )
+        maps = check_float_array(self.calibration_, "calibration_", (d, CALIBRATION_GRID.size))
+        require(
+            bool(np.all(np.diff(maps, axis=1) > 0) and np.all((maps >= 0) & (maps <= 1 + 1e-9))),
+            "calibration_ maps must increase strictly within [0, 1]",
+        )
+        rows = self.training_rows_
+        if _is_gaussian_kde(fitted):
+            rows = check_float_array(rows, "training_rows_")
+            require(
+                rows.ndim == 2 and rows.shape[1] == d and rows.shape[0] >= 1,
+                f"training_rows_ must be a matrix of {d} columns",
+            )
+        else:
+            require(rows is None, "training_rows_ must be None for this estimator")
+        acceptance = self.acceptance_
+        require(
+            acceptance is None or (isinstance(acceptance, float) and 0 < acceptance <= 1),
+            "acceptance_ must be None or a float in (0, 1]",
+        )
+
+    def check_dims(self, dims: Sequence[ModelDim]) -> None:
+        """Raise ValueError unless the model was fitted on the model space ``dims``."""
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("This EstimatorModel is not fitted yet; call fit first.")
+        require(self.n_dims_ == len(dims), "the model's dimensions disagree with the encoder's")
 
     def mixture_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """``(weights, means, covariances)`` when the estimator is a Gaussian mixture.

@@ -16,7 +16,8 @@ real rows (:func:`dcr_ratio`). Ties within :data:`TIE` keep the earlier family o
 Large tables are compared on a seeded sample of :data:`SELECTION_ROWS` rows with one
 split (:data:`SINGLE_SPLIT_ROWS` and more rows) instead of :data:`FOLDS` folds, and a
 family is skipped once :data:`TIME_BUDGET` seconds have gone (the first family always
-runs), so "auto" costs a bounded multiple of one fit.
+runs); a family running past the budget is scored on the folds it finished (at least
+one, said in ``folds_used``), so "auto" costs a bounded multiple of one fit.
 """
 
 from __future__ import annotations
@@ -31,9 +32,16 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
+from lookalike._restore import is_int, require
 from lookalike.tabular.models.base import row_features
 from lookalike.tabular.models.registry import make_model
 
+#: Fewer rows than this leave too few per fold to tell families apart: "auto" then
+#: takes :data:`SMALL_TABLE_FAMILY` without comparing.
+MIN_SELECTION_ROWS = 40
+#: The family of tables under MIN_SELECTION_ROWS rows: a copula with exact marginals
+#: needs no leaf or cell of several rows and never copies a row.
+SMALL_TABLE_FAMILY = "gaussian"
 #: Rows compared at most (a seeded sample of larger tables).
 SELECTION_ROWS = 20_000
 #: Folds of the cross-fitting below SINGLE_SPLIT_ROWS rows; one 75/25 split above.
@@ -62,8 +70,12 @@ class Selection:
     skipped: list[str] = field(default_factory=list)
     n_rows: int = 0
     folds: int = 0
+    folds_used: dict[str, int] = field(default_factory=dict)
+    note: str = ""
 
     def describe(self) -> dict[str, Any]:
+        if not self.scores:
+            return {"winner": self.winner, "rows_compared": 0, "reason": self.note}
         return {
             "winner": self.winner,
             "detector_auc": {k: round(v, 4) for k, v in self.scores.items()},
@@ -72,12 +84,44 @@ class Selection:
             "skipped": list(self.skipped),
             "rows_compared": self.n_rows,
             "folds": self.folds,
+            "folds_used": dict(self.folds_used),
             "reason": (
                 f"{self.winner!r} had the lowest held-out detector ROC AUC "
                 f"({self.scores[self.winner]:.3f}; 0.5 = indistinguishable) among the "
                 f"families whose distance-to-closest-record ratio is at least {MIN_DCR_RATIO}"
             ),
         }
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        require(isinstance(self.winner, str), "winner must be a str")
+        for name in ("scores", "dcr_ratios", "seconds"):
+            table = getattr(self, name)
+            require(
+                isinstance(table, dict)
+                and all(isinstance(k, str) and isinstance(v, float) for k, v in table.items()),
+                f"{name} must be a dict family -> float",
+            )
+        compared = bool(self.scores)  # tables under MIN_SELECTION_ROWS are not compared
+        require(
+            not compared or (self.winner in self.scores and self.winner in self.dcr_ratios),
+            f"the winner {self.winner!r} has no score",
+        )
+        require(compared or bool(self.note), "a winner chosen without scores needs its note")
+        require(
+            isinstance(self.note, str)
+            and isinstance(self.folds_used, dict)
+            and all(isinstance(k, str) and is_int(v) for k, v in self.folds_used.items()),
+            "note must be a str and folds_used a dict family -> int",
+        )
+        require(
+            isinstance(self.skipped, list) and all(isinstance(f, str) for f in self.skipped),
+            "skipped must be a list of family names",
+        )
+        require(
+            is_int(self.n_rows) and self.n_rows >= 0 and is_int(self.folds) and self.folds >= 0,
+            "n_rows and folds must be ints >= 0",
+        )
 
 
 def select_family(
@@ -106,6 +150,14 @@ def select_family(
     from lookalike.evaluation.detector import detector_auc
 
     n = Z.shape[0]
+    if n < MIN_SELECTION_ROWS:
+        return Selection(
+            winner=SMALL_TABLE_FAMILY,
+            note=(
+                f"{n} rows are too few to compare families by a held-out detector (at least "
+                f"{MIN_SELECTION_ROWS}); {SMALL_TABLE_FAMILY!r} is the small-table default"
+            ),
+        )
     rows = np.arange(n)
     if n > SELECTION_ROWS:
         rows = np.sort(rng.choice(n, SELECTION_ROWS, replace=False))
@@ -134,6 +186,9 @@ def select_family(
             aucs.append(result.auc)
             ratios.append(dcr_ratio(Z[fit_rows], Z[rows[test]], drawn, dims))
             weights.append(test.size)
+            if time.perf_counter() - started > TIME_BUDGET:
+                break  # scored on the folds done so far
+        selection.folds_used[family] = len(aucs)
         score = float(np.average(aucs, weights=weights))
         selection.scores[family] = score
         selection.dcr_ratios[family] = float(np.average(ratios, weights=weights))

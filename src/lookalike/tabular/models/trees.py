@@ -9,8 +9,12 @@ the dependence the trees find is kept: a combination that never occurs in the da
 has no leaf that produces it.
 
 Leaves are stored once, as the training members sorted by leaf (``O(n)`` memory per
-dimension); sampling drops all rows at once (``apply``) and picks members by offset,
-so drawing is a few vectorised passes per dimension.
+dimension). After fitting, each scikit-learn tree is kept only as plain node arrays
+(children, split feature and threshold, where missing values go;
+:func:`~lookalike.tabular.models._leaves.node_arrays`), so a model file holds numbers
+only; sampling drops all rows down those arrays at once (a numpy walk that routes
+rows as scikit-learn's ``apply`` does) and picks members by offset, so drawing is a
+few vectorised passes per dimension.
 
 References
 ----------
@@ -33,10 +37,11 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.validation import check_is_fitted
 
 from lookalike._math.marginals import normal_scores
+from lookalike._restore import has_fitted_state, require
 from lookalike._validation import Interval, RandomState, validate_params
 from lookalike.exceptions import InvalidParameterError
 from lookalike.tabular.columns import Condition, ModelDim
-from lookalike.tabular.models._leaves import Leaves, member_weights, silverman
+from lookalike.tabular.models._leaves import Leaves, member_weights, node_arrays, silverman
 from lookalike.tabular.models.base import (
     Conditions,
     generator,
@@ -274,14 +279,7 @@ default="auto"
         self.order_ = self._visit_order(columns)
         self.dims_ = list(dims)
         self.n_features_in_ = len(dims)
-        index = {id(d): j for j, d in enumerate(dims)}
-        visit: list[int] = []
-        for name in self.order_:
-            column = columns[name]
-            missing = [d for d in column if d.role == "missing"]
-            ordered = missing + [d for d in column if d.role != "missing"]
-            visit.extend(index[id(d)] for d in ordered)
-        self.visit_ = np.asarray(visit, dtype=np.int64)
+        self.visit_ = _visit(self.order_, dims)
         rng = generator(self.random_state)
         P = _predictor_matrix(Z, dims, self.visit_)
         self.steps_ = [self._fit_step(Z, P, j, k, rng) for k, j in enumerate(self.visit_)]
@@ -371,13 +369,77 @@ default="auto"
         return Leaves(
             dim=j,
             position=position,
-            tree=tree,
+            **node_arrays(tree),
             leaf_of_node=leaf_of_node,
             offsets=offsets,
             values=values,
             bandwidth=bandwidth,
             indicator=indicator,
         )
+
+    # -- model files -------------------------------------------------------------------
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        Hyper-parameters pass fit's validation; the fitted dimensions (each
+        checked by its class first) are grouped by column; ``order_`` names each
+        column once and ``visit_`` is the visit it implies; there is one step
+        per visited dimension, in that order, with the tree position and the
+        missing indicator of that dimension, and discrete steps hold level codes
+        of their dimension.
+        """
+        validate_params(self, self._parameter_constraints)
+        if not has_fitted_state(self):
+            return
+        dims = self.dims_
+        require(
+            isinstance(dims, list)
+            and len(dims) > 0
+            and all(isinstance(d, ModelDim) for d in dims),
+            "dims_ must be a non-empty list of ModelDim",
+        )
+        require(self.n_features_in_ == len(dims), "n_features_in_ must be len(dims_)")
+        columns = _columns(dims)
+        order = self.order_
+        require(
+            isinstance(order, list) and sorted(order) == sorted(columns),
+            "order_ must name every column of dims_ once",
+        )
+        visit = _visit(order, dims)
+        require(
+            isinstance(self.visit_, np.ndarray) and np.array_equal(self.visit_, visit),
+            "visit_ is not the visit order of order_",
+        )
+        steps = self.steps_
+        require(
+            isinstance(steps, list) and len(steps) == len(dims),
+            f"steps_ must be a list of {len(dims)} Leaves, one per dimension",
+        )
+        for k, step in enumerate(steps):
+            require(isinstance(step, Leaves), f"steps_[{k}] must be a Leaves")
+            j = int(visit[k])
+            dim = dims[j]
+            require(
+                step.dim == j and step.position == k and step.indicator == _indicator_of(dims, j),
+                f"steps_[{k}] does not model dimension {j} at position {k}",
+            )
+            if dim.discrete:
+                codes = step.values
+                require(
+                    bool(np.all((codes >= 0) & (codes < dim.levels) & (codes == np.round(codes)))),
+                    f"steps_[{k}] holds codes outside the {dim.levels} levels of dimension {j}",
+                )
+            else:
+                require(
+                    step.bandwidth.size == step.counts.size,
+                    f"steps_[{k}] needs one bandwidth per leaf",
+                )
+
+    def check_dims(self, dims: Sequence[ModelDim]) -> None:
+        """Raise ValueError unless the model was fitted on the model space ``dims``."""
+        check_is_fitted(self, "steps_")
+        require(self.dims_ == list(dims), "the model's dimensions disagree with the encoder's")
 
     # -- sampling ----------------------------------------------------------------------
 
@@ -585,6 +647,16 @@ def _columns(dims: Sequence[ModelDim]) -> dict[str, list[ModelDim]]:
     for dim in dims:
         columns.setdefault(dim.column, []).append(dim)
     return columns
+
+
+def _visit(order: Sequence[str], dims: Sequence[ModelDim]) -> np.ndarray:
+    """The model dimensions in visit order: columns in ``order``, an indicator before its value."""
+    visit: list[int] = []
+    for name in order:
+        column = [j for j, d in enumerate(dims) if d.column == name]
+        visit.extend(j for j in column if dims[j].role == "missing")
+        visit.extend(j for j in column if dims[j].role != "missing")
+    return np.asarray(visit, dtype=np.int64)
 
 
 def _indicator_of(dims: Sequence[ModelDim], j: int) -> int | None:

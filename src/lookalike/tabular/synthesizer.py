@@ -48,6 +48,7 @@ from lookalike.tabular.models.registry import (
     check_model,
     make_model,
 )
+from lookalike.tabular.partitioned import SAMPLE_ROWS
 from lookalike.tabular.schema import check_table, fit_codecs
 
 #: Rows drawn, decoded and checked at a time.
@@ -208,24 +209,58 @@ class Synthesizer:
     # ----------------------------------------------------------------------------------
     # Fitting
 
-    def fit(self, df: pd.DataFrame) -> Self:
+    def fit(
+        self, df: Any, *, sample_rows: int = SAMPLE_ROWS, persist: bool | str = "auto"
+    ) -> Self:
         """Fit the column codecs and the joint model to a table.
 
         Parameters
         ----------
-        df : pandas.DataFrame
-            The real table; column names must be unique strings.
+        df : pandas.DataFrame, dask DataFrame, str or PathLike, or Chunks
+            The real table; column names must be unique strings. A dask DataFrame, a
+            Parquet/CSV dataset path or :class:`~lookalike.chunks.Chunks` of
+            DataFrames is fitted partition by partition, on the workers of the
+            active ``distributed.Client`` if there is one, and never collected
+            (:mod:`lookalike.tabular.partitioned`): codecs from exact partition
+            summaries and a seeded sample of ``sample_rows`` rows; ``"gaussian"``,
+            ``"gmm"`` and ``GaussianMixture`` models by EM on every row; other
+            families on the sample (:meth:`summary` says which).
+        sample_rows : int, default=200_000
+            Partitioned tables only: rows of the seeded sample.
+        persist : bool or "auto", default="auto"
+            Partitioned tables only: keep every row's normal scores in the workers'
+            memory during EM (``"auto"``: when a client is active and they fit in a
+            quarter of its workers' memory), rather than encode the partitions again
+            at every EM pass.
 
         Returns
         -------
         self : Synthesizer
         """
+        from lookalike.tabular.partitioned import is_table_source
+
+        if is_table_source(df):
+            return self._fit_partitioned(df, sample_rows, persist)
         check_table(df)
         validate_params(self, _PARAMETERS)
         check_model(self.model)
         rng = generator(self.random_state)
         self._say(f"fitting column codecs ({df.shape[1]} columns, {df.shape[0]} rows)")
         codecs = fit_codecs(df, self.kinds, tails=self.bounds is None)
+        encoder = self._encoder(codecs)
+        Z = encoder.encode(df, rng)
+        model = self._choose_family(Z, encoder, df, rng)
+        seed = int(rng.integers(0, 2**31 - 1))
+        shown = model if isinstance(model, str) else type(model).__name__
+        self._say(f"fitting the joint model ({shown})")
+        self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs).fit(Z, encoder.dims)
+        self.columns_ = [str(c) for c in df.columns]
+        self.encoder_ = encoder
+        self.n_rows_ = int(df.shape[0])
+        self.__dict__.pop("partitions_", None)
+        return self
+
+    def _encoder(self, codecs: list[ColumnCodec]) -> TableEncoder:
         self._check_constraints(codecs)
         encoder = TableEncoder(codecs)
         if not encoder.dims:
@@ -234,28 +269,81 @@ class Synthesizer:
                 "them with another kind (kinds={'x': 'categorical'} in Python, "
                 "--kind x=categorical on the command line)."
             )
-        Z = encoder.encode(df, rng)
-        self.selection_ = None
-        model = self.model
-        if model == "auto":
-            from lookalike.tabular.models.selection import select_family
+        return encoder
 
-            self._say("model='auto': comparing " + ", ".join(AUTO_FAMILIES))
-            decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
-            real = df[[c.name for c in encoder.modelled]].reset_index(drop=True)
-            self.selection_ = select_family(
-                Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs
-            )
-            model = self.selection_.winner
-            if self.selection_.note:
-                self._say(f"model='auto': {self.selection_.note}")
+    def _choose_family(
+        self, Z: np.ndarray, encoder: TableEncoder, df: pd.DataFrame, rng: np.random.Generator
+    ) -> Any:
+        """``self.model``, or with ``"auto"`` the family the detector prefers on ``Z``."""
+        self.selection_ = None
+        if self.model != "auto":
+            return self.model
+        from lookalike.tabular.models.selection import select_family
+
+        self._say("model='auto': comparing " + ", ".join(AUTO_FAMILIES))
+        decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
+        real = df[[c.name for c in encoder.modelled]].reset_index(drop=True)
+        self.selection_ = select_family(
+            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs
+        )
+        if self.selection_.note:
+            self._say(f"model='auto': {self.selection_.note}")
+        return self.selection_.winner
+
+    def _fit_partitioned(self, table: Any, sample_rows: Any, persist: Any) -> Self:
+        from lookalike.tabular import partitioned
+        from lookalike.tabular.partitioned_model import (
+            fit_partitioned_model,
+            uses_partitioned_em,
+        )
+
+        validate_params(self, _PARAMETERS)
+        check_model(self.model)
+        if isinstance(sample_rows, bool) or not isinstance(sample_rows, numbers.Integral):
+            raise TypeError(f"sample_rows must be an int; got {sample_rows!r}.")
+        if sample_rows < 2:
+            raise ValueError(f"sample_rows must be at least 2; got {sample_rows!r}.")
+        if persist not in (True, False, "auto"):
+            raise ValueError(f"persist must be True, False or 'auto'; got {persist!r}.")
+        rng = generator(self.random_state)
+        source = partitioned.TableSource(table)
+        self._say(f"fitting column codecs over partitions ({len(source.columns)} columns)")
+        entropy = [int(v) for v in rng.integers(0, 2**32, size=4)]
+        fitted = partitioned.fit_codecs_partitioned(
+            source,
+            self.kinds,
+            tails=self.bounds is None,
+            sample_rows=int(sample_rows),
+            entropy=entropy,
+        )
+        encoder = self._encoder(fitted.codecs)
+        Z = encoder.encode(fitted.sample, rng)
+        model = self._choose_family(Z, encoder, fitted.sample, rng)
         seed = int(rng.integers(0, 2**31 - 1))
+        on_all = uses_partitioned_em(model)
         shown = model if isinstance(model, str) else type(model).__name__
-        self._say(f"fitting the joint model ({shown})")
-        self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs).fit(Z, encoder.dims)
-        self.columns_ = [str(c) for c in df.columns]
+        where = "EM on all rows" if on_all else f"the sample of {Z.shape[0]} rows"
+        self._say(f"fitting the joint model ({shown}) by {where}")
+        scores = None
+        if on_all:
+            scores = partitioned.encode_partitions(source, encoder, fitted.lengths, fitted.entropy)
+        self.model_ = fit_partitioned_model(
+            model, Z, encoder.dims, scores, seed, self.n_jobs, persist
+        )
+        self.columns_ = list(source.columns)
         self.encoder_ = encoder
-        self.n_rows_ = int(df.shape[0])
+        self.n_rows_ = fitted.n_rows
+        self.partitions_ = {
+            **fitted.describe(),
+            "model_rows": fitted.n_rows if on_all else Z.shape[0],
+            "model_fit": (
+                "partitioned EM on every row"
+                if on_all
+                else f"in memory on the seeded sample of {Z.shape[0]} rows"
+            ),
+            "lengths": list(fitted.lengths),
+            "seed_entropy": list(fitted.entropy),
+        }
         return self
 
     @property
@@ -377,6 +465,55 @@ class Synthesizer:
         n = self._check_n(n)
         rng = generator(self.random_state if random_state is None else random_state)
         return self._sample(n, where, rng, self.ids)
+
+    def sample_partitions(
+        self,
+        n: int,
+        npartitions: int | None = None,
+        where: Mapping[str, Any] | None = None,
+        random_state: RandomStateLike | np.random.SeedSequence = None,
+    ) -> Any:
+        """``n`` new rows as a lazy dask DataFrame, drawn partition by partition.
+
+        Partition ``i`` is drawn by :meth:`sample` with its own random stream,
+        ``SeedSequence(seed).spawn(npartitions)[i]``, on whichever worker runs it: the
+        rows depend on ``random_state`` and ``npartitions``, never on the number of
+        workers (:mod:`lookalike.tabular.partitioned_sample`). Write them straight
+        from the workers with ``.to_parquet(directory)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows.
+        npartitions : int, default=None
+            ``None``: one partition per million rows.
+        where : dict, default=None
+            As in :meth:`sample`.
+        random_state : None, int, RandomState, Generator or SeedSequence, default=None
+            ``None``: the synthesizer's ``random_state``.
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            ``n`` rows with the columns and dtypes of :meth:`sample`, index ``0 .. n-1``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from lookalike.tabular import Synthesizer
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"x": rng.normal(size=300).round(2),
+        ...                    "g": rng.choice(["a", "b"], 300)})
+        >>> synth = Synthesizer(model="gaussian", random_state=0).fit(df)
+        >>> fake = synth.sample_partitions(10_000, npartitions=4, where={"g": "a"})
+        >>> fake.npartitions, len(fake.compute()), set(fake["g"].compute())
+        (4, 10000, {'a'})
+        """
+        self._check_fitted()
+        from lookalike.tabular.partitioned_sample import sample_partitions
+
+        return sample_partitions(self, n, npartitions, where, random_state)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -591,6 +728,7 @@ class Synthesizer:
             "model": describe_model(self.model_),
             "selection": None if self.selection_ is None else self.selection_.describe(),
             "n_model_dims": self.encoder_.n_dims,
+            **({"partitions": self.partitions_} if getattr(self, "partitions_", None) else {}),
         }
 
 

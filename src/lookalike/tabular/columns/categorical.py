@@ -72,16 +72,28 @@ class CategoricalCodec(ColumnCodec):
                 f"Column {self.name!r} has no observed value (all missing); drop it before "
                 "fitting."
             )
-        self.missing_rate = float(missing.mean())
         counts = series[~missing].value_counts(sort=False)
         observed = [self._plain(v) for v in counts.index]
-        shares = counts.to_numpy(dtype=np.float64) / len(series)
         if isinstance(series.dtype, pd.CategoricalDtype):
             self.dtype_categories = [self._plain(v) for v in series.cat.categories]
             self.ordered = bool(series.cat.ordered)
             if isinstance(series.cat.categories.dtype, pd.IntervalDtype):
                 self.interval_closed = str(series.cat.categories.closed)
                 self.dtype_categories = [_interval_pair(v) for v in series.cat.categories]
+        return self.set_counts(observed, counts.to_numpy(dtype=np.float64), len(series))
+
+    def set_counts(self, observed: list[Any], counts: np.ndarray, n_rows: int) -> Self:
+        """Levels and shares from the count of every observed category.
+
+        ``observed`` are the categories (as :meth:`fit` stores them) in order of first
+        appearance, ``counts`` their numbers of rows and ``n_rows`` the column's length
+        (the rest are missing values). :meth:`fit` calls it with the column's counts;
+        a partitioned fit (:mod:`lookalike.tabular.partitioned`) with counts added up
+        over partitions, after fitting the dtype on a sample.
+        """
+        counts = np.asarray(counts, dtype=np.float64)
+        self.missing_rate = float((n_rows - counts.sum()) / n_rows)
+        shares = counts / n_rows
         if self.ordered:
             rank = {_key(c): i for i, c in enumerate(self.dtype_categories)}
             order = np.argsort([rank[_key(c)] for c in observed], kind="stable")

@@ -93,7 +93,27 @@ class EstimatorModel(BaseEstimator):
         estimator = clone(self.estimator)
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
-        fitted = estimator.fit(Z)
+        return self._adopt(estimator.fit(Z), Z, rng)
+
+    @classmethod
+    def from_fitted(
+        cls, estimator: Any, fitted: Any, n_dims: int, random_state: Any = None
+    ) -> Self:
+        """An EstimatorModel around ``fitted``, an estimator fitted elsewhere.
+
+        For a fit that did not see the scores as one array (the partitioned EM of a
+        Synthesizer fitted on a Dask cluster, :mod:`lookalike.tabular.partitioned_model`):
+        ``estimator`` is the unfitted estimator (the ``estimator`` parameter),
+        ``fitted`` the same estimator fitted to the normal scores (missing ones
+        filled by standard normal draws) and ``n_dims`` their number of columns. A
+        kernel density needs its training rows and cannot be adopted this way.
+        """
+        if _is_gaussian_kde(getattr(fitted, "best_estimator_", fitted)):
+            raise ValueError("A KernelDensity needs its training rows; fit it with fit(Z, dims).")
+        model = cls(estimator, random_state=random_state)
+        return model._adopt(fitted, np.empty((0, int(n_dims))), generator(random_state))
+
+    def _adopt(self, fitted: Any, Z: np.ndarray, rng: np.random.Generator) -> Self:
         # A ModelSearch samples from its best candidate.
         self.estimator_ = getattr(fitted, "best_estimator_", fitted)
         self.n_dims_ = Z.shape[1]

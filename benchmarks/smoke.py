@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("gmm", "kde", "toolkit", "quality", "dask", "evaluate")
+BENCHMARKS = ("gmm", "kde", "toolkit", "quality", "dask", "evaluate", "tabular_dask")
 
 
 def run(name: str) -> bool:

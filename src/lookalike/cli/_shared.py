@@ -42,7 +42,7 @@ from lookalike._logging import LOGGER_NAME
 EXIT_BAD_INPUT = 2
 
 #: Choices of ``fit --model`` and ``fit --non-finite`` (with and without --dask).
-MODEL_CHOICES = ("auto", "gmm", "kde", "gaussian")
+MODEL_CHOICES = ("auto", "trees", "cells", "gaussian", "gmm", "kde")
 NON_FINITE_CHOICES = ("missing", "drop")
 
 #: Seeds accepted by ``--seed``: numpy's and scikit-learn's range.
@@ -64,7 +64,6 @@ class BadInput(Exception):
 _OPTION_NAMES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bkinds\s*[=\[]"), "--kind COLUMN=KIND"),
     (re.compile(r"\bbounds\s*="), "--bounds observed|clip|none"),
-    (re.compile(r"\btransform\s*="), "--transform auto|none|yeo-johnson|quantile"),
     (re.compile(r"\bids\s*="), "--ids drop|regenerate"),
     (re.compile(r"\bwhere\s*="), "--where COLUMN=VALUE or COLUMN=LOW..HIGH"),
     (re.compile(r"\brandom_state\s*="), "--seed"),

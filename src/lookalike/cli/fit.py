@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext, redirect_stdout
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +26,6 @@ from lookalike.cli._shared import (
 
 #: ``--bounds`` -> the Synthesizer's ``bounds``.
 BOUNDS_CHOICES: dict[str, str | None] = {"observed": "observed", "clip": "clip", "none": None}
-TRANSFORM_CHOICES = ("auto", "none", "yeo-johnson", "quantile")
 IDS_CHOICES = ("drop", "regenerate")
 _GLOB_CHARACTERS = frozenset("*?[")
 #: Fewest rows a table fit learns from (one row has no spread to learn).
@@ -60,7 +59,10 @@ def fit(
         typer.Option(
             "--model",
             "-m",
-            help="Density family: auto, gmm, kde or gaussian (default: auto; gmm with --dask).",
+            help=(
+                "Joint model: auto (chosen by a held-out detector), trees, cells, gaussian, "
+                "gmm or kde (default: auto; gmm with --dask)."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -85,20 +87,10 @@ def fit(
         typer.Option(
             "--bounds",
             help=(
-                "Keep numeric and datetime values within each column's observed range: "
-                "'observed' by rejection (no mass moved), 'clip' by clipping (fast when "
-                "rejection accepts too few rows), 'none' not at all (default: observed)."
-            ),
-            show_default=False,
-        ),
-    ] = None,
-    transform: Annotated[
-        str | None,
-        typer.Option(
-            "--transform",
-            help=(
-                "Transform of continuous columns before the density: auto, none, "
-                "yeo-johnson or quantile (default: auto)."
+                "Keep numeric and datetime values within each column's observed range "
+                "('observed', exact: each column's marginal is the observed one; 'clip' is "
+                "the same) or let continuous columns extend past it with fitted tails "
+                "('none'). Default: observed."
             ),
             show_default=False,
         ),
@@ -213,7 +205,7 @@ def fit(
     """
     check_seed(seed)
     if dask is not None:
-        table_only = {"--kind": kind, "--bounds": bounds, "--transform": transform, "--ids": ids}
+        table_only = {"--kind": kind, "--bounds": bounds, "--ids": ids}
         for option, value in table_only.items():
             if value is not None:
                 raise BadInput(f"{option} applies to table fits, not to --dask mixture fits")
@@ -252,12 +244,10 @@ def fit(
     model = "auto" if model is None else model
     non_finite = "missing" if non_finite is None else non_finite
     bounds = "observed" if bounds is None else bounds
-    transform = "auto" if transform is None else transform
     ids = "drop" if ids is None else ids
     check_choice("--model", model, MODEL_CHOICES)
     check_choice("--non-finite", non_finite, NON_FINITE_CHOICES)
     check_choice("--bounds", bounds, tuple(BOUNDS_CHOICES))
-    check_choice("--transform", transform, TRANSFORM_CHOICES)
     check_choice("--ids", ids, IDS_CHOICES)
     kinds = parse_kinds(kind or [])
     table = _single_table(data)
@@ -289,15 +279,14 @@ def fit(
         model=model,
         kinds=kinds or None,
         bounds=BOUNDS_CHOICES[bounds],
-        transform=transform,
         ids=ids,
         random_state=seed,
-        verbose=1 if verbose else 0,
     )
-    # With --verbose, what the library prints goes to stderr: stdout keeps the result only.
+    # The Synthesizer's stages reach the terminal through the "lookalike" logger (its
+    # verbose printing would repeat them); anything a library prints goes to stderr.
     shape = frame.shape
     with (
-        redirect_stdout(sys.stderr) if verbose else nullcontext(),
+        redirect_stdout(sys.stderr),
         stage(log, "fitting %d rows x %d columns", shape[0], shape[1]),
     ):
         synthesizer.fit(frame)

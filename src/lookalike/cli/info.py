@@ -46,13 +46,17 @@ def info(
     console.print(table)
     console.print(f"rows fitted: {summary.get('n_rows')}", highlight=False)
     console.print(f"model: {summary.get('model')}", highlight=False)
-    criterion, score = summary.get("criterion"), summary.get("score")
-    if criterion is not None or score is not None:
-        shown = "n/a" if score is None else f"{score:.6g}"
-        label = "score" if criterion is None else f"score ({criterion})"
-        console.print(f"{label}: {shown}", highlight=False)
-    if summary.get("n_features_encoded") is not None:
-        console.print(f"encoded features: {summary['n_features_encoded']}", highlight=False)
+    selection = summary.get("selection")
+    if selection and not selection.get("detector_auc"):
+        console.print(f"model='auto': {selection['reason']}", highlight=False)
+    elif selection:
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in selection["detector_auc"].items())
+        console.print(
+            f"held-out detector AUC (0.5 = indistinguishable): {scores}", highlight=False
+        )
+    if summary.get("dropped_ids"):
+        console.print(f"id columns left out: {', '.join(summary['dropped_ids'])}", highlight=False)
+    console.print(f"model dimensions: {summary.get('n_model_dims')}", highlight=False)
 
 
 def _mixture_info(mixture: Any, path: Path) -> None:

@@ -11,7 +11,7 @@ import typer
 from lookalike._logging import stage
 from lookalike.cli._models import feature_names, is_mixture, load_model
 from lookalike.cli._shared import BadInput, check_seed, command, echo, log, refuse_same
-from lookalike.cli.where import categories_of, parse_where
+from lookalike.cli.where import parse_where
 
 #: Bytes a drawn row costs per model feature and per output column, at the least.
 _BYTES_PER_VALUE = 8
@@ -74,9 +74,9 @@ def sample(
     else:
         summary = fitted.summary()
         n_columns = len(summary["columns"])
-        encoded = summary.get("n_features_encoded") or n_columns
+        encoded = summary.get("n_model_dims") or n_columns
         check_fits_in_memory(n, n_columns + int(encoded), f"{n_columns} columns")
-        conditions = parse_where(where or [], summary["columns"], categories_of(fitted))
+        conditions = parse_where(where or [], fitted)
         with stage(log, "drawing %d rows", n):
             rows = fitted.sample(n, where=conditions or None, random_state=seed)
     write_table(rows, output)

@@ -63,9 +63,12 @@ object, which checks itself through its class's ``_restore_check`` hook with
 the validation a fitted model passes (hyper-parameters; shapes, dtypes and
 finiteness of the fitted state; mixture weights positive and summing to one;
 precision factors triangular with a positive diagonal and consistent with the
-covariances; positive bandwidths...). Any failure raises
+covariances; positive bandwidths; a Synthesizer's column marginals finite and
+monotone, its model dimensions those of its codecs, its joint model fitted on
+them, its trees' node arrays a tree...). Any failure raises
 :class:`~lookalike.exceptions.ModelFileError` (a ValueError) with one line that
-names it.
+names it. A file of the Synthesizer written before its column codecs is
+refused with a message that says to refit the model.
 
 The package has three parts: :mod:`~lookalike.persistence.archive` (the zip
 container and its limits), :mod:`~lookalike.persistence.codec` (values to

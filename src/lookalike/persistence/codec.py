@@ -49,17 +49,30 @@ ALLOWED_CLASSES: tuple[str, ...] = (
     "lookalike.classifier.GenerativeClassifier",
     "lookalike.model_selection.ModelSearch",
     "lookalike.tabular.synthesizer.Synthesizer",
-    "lookalike.tabular.schema.ColumnSchema",
-    "lookalike.tabular.transforms.TableEncoder",
+    "lookalike.tabular.encoder.TableEncoder",
+    "lookalike.tabular.columns.base.ModelDim",
+    "lookalike.tabular.columns.numeric.NumericCodec",
+    "lookalike.tabular.columns.numeric.IntegerCodec",
+    "lookalike.tabular.columns.datetime.DatetimeCodec",
+    "lookalike.tabular.columns.categorical.CategoricalCodec",
+    "lookalike.tabular.columns.categorical.BooleanCodec",
+    "lookalike.tabular.columns.ids.IdCodec",
     "lookalike.tabular.constraints.Bounds",
     "lookalike.tabular.constraints.Order",
     "lookalike.tabular.constraints.FixedSum",
+    "lookalike.tabular.models.trees.SequentialTrees",
+    "lookalike.tabular.models._leaves.Leaves",
+    "lookalike.tabular.models.cells.CellMixture",
+    "lookalike.tabular.models.estimator.EstimatorModel",
+    "lookalike.tabular.models.selection.Selection",
     "sklearn.decomposition.PCA",
     "sklearn.decomposition.IncrementalPCA",
     "sklearn.preprocessing.StandardScaler",
     "sklearn.preprocessing.QuantileTransformer",
     "sklearn.preprocessing.PowerTransformer",
 )
+#: Classes that older versions wrote and this one cannot read (the old Synthesizer's parts).
+RETIRED_CLASSES = ("lookalike.tabular.schema.ColumnSchema", "lookalike.tabular.transforms.")
 # dotted path -> (module, attribute): the only imports load performs. The dotted names
 # are those files carry; each package re-exports its classes (and lookalike.kde its
 # _Scaling) from the module that defines them.
@@ -568,6 +581,11 @@ _DECODERS: dict[str, Callable[[Reader, dict[str, Any], int], Any]] = {
 
 def _allowed_class(dotted: str) -> type:
     entry = _CLASS_TABLE.get(dotted)
+    if entry is None and dotted.startswith(RETIRED_CLASSES):
+        raise ModelFileError(
+            f"written by an older lookalike ({dotted!r} no longer exists): refit the model "
+            "with this version and save it again"
+        )
     if entry is None:
         raise ModelFileError(f"refusing to load {dotted!r}: not a lookalike model class")
     module_name, name = entry

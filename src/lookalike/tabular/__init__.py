@@ -1,23 +1,37 @@
 """Tables in, tables out: synthetic versions of real DataFrames.
 
-:class:`Synthesizer` infers each column's kind (:mod:`~lookalike.tabular.schema`),
-encodes the table as floats (:mod:`~lookalike.tabular.transforms`), fits a density
-model, and decodes its samples into new rows that satisfy the
-:mod:`~lookalike.tabular.constraints`.
+:class:`Synthesizer` fits a codec to every column (:mod:`~lookalike.tabular.columns`:
+each column's kind and exact marginal), a joint model to the columns' normal scores
+(:mod:`~lookalike.tabular.models`), and decodes the model's draws into new rows that
+meet the :mod:`~lookalike.tabular.constraints`.
 """
 
-from lookalike.tabular.constraints import Bounds, FixedSum, LowAcceptanceWarning, Order
+from lookalike.tabular.columns import ColumnCodec, infer_kind
+from lookalike.tabular.constraints import (
+    Bounds,
+    Constraint,
+    FixedSum,
+    LowAcceptanceWarning,
+    Order,
+)
+from lookalike.tabular.encoder import TableEncoder
+from lookalike.tabular.models import CellMixture, EstimatorModel, SequentialTrees
 from lookalike.tabular.schema import ColumnSchema, TableTypeError
 from lookalike.tabular.synthesizer import Synthesizer
-from lookalike.tabular.transforms import TableEncoder
 
 __all__ = [
     "Bounds",
+    "CellMixture",
+    "ColumnCodec",
     "ColumnSchema",
+    "Constraint",
+    "EstimatorModel",
     "FixedSum",
     "LowAcceptanceWarning",
     "Order",
+    "SequentialTrees",
     "Synthesizer",
     "TableEncoder",
     "TableTypeError",
+    "infer_kind",
 ]

@@ -1,15 +1,16 @@
 """Constraints that every generated row satisfies.
 
-- :class:`Bounds` (a column within ``[low, high]``) and :class:`Order` (one
-  column not above another) are enforced by rejection: rows that break them are
-  drawn again, and a :class:`LowAcceptanceWarning` says so when fewer than 10%
-  of the drawn rows are kept.
-- :class:`FixedSum` (columns adding up to a total) holds by construction: the
-  generated values of its columns are rescaled to the total.
+- :class:`Bounds` keeps a column within ``[low, high]``. It is a condition on the
+  column, met exactly by the joint model like a ``where`` range (no rows are thrown
+  away).
+- :class:`Order` keeps one column at or below another, by rejection: rows that break it
+  are drawn again, and a :class:`LowAcceptanceWarning` says so when fewer than 10% of
+  the drawn rows are kept.
+- :class:`FixedSum` makes columns add up to a total, by rescaling each row's values.
 
-Constraints act on decoded values: numbers for continuous and integer columns,
-nanoseconds since the epoch for datetimes (bounds may be given as ISO strings,
-``datetime`` or ``Timestamp``). A missing value satisfies every constraint on it.
+Constraints act on decoded values (numbers, or timestamps for datetime columns;
+bounds may be given as ISO strings, ``datetime`` or ``Timestamp``). A missing value
+satisfies every constraint on it. New constraints subclass :class:`Constraint`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,46 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
+
+from lookalike._restore import require
+
+#: Column kinds that have an order.
+ORDERED_KINDS = ("continuous", "integer", "datetime")
 
 
 class LowAcceptanceWarning(UserWarning):
-    """Fewer than 10% of the generated rows met the constraints and ranges."""
+    """Fewer than 10% of the generated rows met the constraints."""
+
+
+class Constraint:
+    """Base class: a rule on some columns of every generated row.
+
+    Subclasses set :attr:`kinds` (the column kinds they accept) and override what they
+    need: :meth:`ranges` (conditions met by the joint model), :meth:`apply` (a
+    transformation of the decoded rows) and :meth:`satisfied` (rows kept).
+    """
+
+    kinds: ClassVar[tuple[str, ...]] = ORDERED_KINDS
+
+    def column_names(self) -> list[str]:
+        """The columns this constraint is about."""
+        raise NotImplementedError
+
+    def ranges(self) -> dict[str, tuple[Any, Any]]:
+        """Column -> ``(low, high)`` that the joint model meets exactly."""
+        return {}
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The decoded rows after this constraint's transformation."""
+        return frame
+
+    def satisfied(self, frame: pd.DataFrame) -> np.ndarray:
+        """Which decoded rows meet the constraint."""
+        return np.ones(len(frame), dtype=bool)
 
 
 def _plain_bound(value: Any) -> float | str | None:
@@ -39,8 +73,8 @@ def _plain_bound(value: Any) -> float | str | None:
 
 
 @dataclass
-class Bounds:
-    """Keep ``column`` within ``[low, high]`` (``None``: unbounded), by rejection."""
+class Bounds(Constraint):
+    """Keep ``column`` within ``[low, high]`` (``None``: unbounded), exactly."""
 
     column: str
     low: float | str | None = None
@@ -54,20 +88,27 @@ class Bounds:
     def columns(self) -> list[str]:
         return [self.column]
 
-    def satisfied(self, values: dict[str, np.ndarray], to_number: Any) -> np.ndarray:
-        x = values[self.column]
-        keep = np.ones(x.shape[0], dtype=bool)
-        with np.errstate(invalid="ignore"):
-            if self.low is not None:
-                keep &= ~(x < to_number(self.column, self.low))
-            if self.high is not None:
-                keep &= ~(x > to_number(self.column, self.high))
-        return keep
+    def column_names(self) -> list[str]:
+        return [self.column]
+
+    def ranges(self) -> dict[str, tuple[Any, Any]]:
+        return {self.column: (self.low, self.high)}
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        require(isinstance(self.column, str), "column must be a str")
+        for end in (self.low, self.high):
+            require(
+                end is None or isinstance(end, str) or (type(end) is float and not np.isnan(end)),
+                f"Bounds({self.column!r}): a bound must be None, a number or a date string",
+            )
+        if type(self.low) is float and type(self.high) is float:
+            require(self.low <= self.high, f"Bounds({self.column!r}): low > high")
 
 
 @dataclass
-class Order:
-    """``values[first] <= values[second]`` in every row (``strict``: ``<``), by rejection."""
+class Order(Constraint):
+    """``first <= second`` in every row (``strict``: ``<``), by rejection."""
 
     first: str
     second: str
@@ -77,21 +118,33 @@ class Order:
     def columns(self) -> list[str]:
         return [self.first, self.second]
 
-    def satisfied(self, values: dict[str, np.ndarray], to_number: Any) -> np.ndarray:
-        a, b = values[self.first], values[self.second]
-        with np.errstate(invalid="ignore"):
-            broken = a >= b if self.strict else a > b
-        return ~broken
+    def column_names(self) -> list[str]:
+        return [self.first, self.second]
+
+    def satisfied(self, frame: pd.DataFrame) -> np.ndarray:
+        a, b = frame[self.first], frame[self.second]
+        broken = (a >= b) if self.strict else (a > b)
+        return ~broken.fillna(False).to_numpy(dtype=bool)
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        require(
+            isinstance(self.first, str) and isinstance(self.second, str),
+            "Order: first and second must be column names",
+        )
+        require(isinstance(self.strict, bool), "Order: strict must be a bool")
 
 
 @dataclass
-class FixedSum:
+class FixedSum(Constraint):
     """The columns add up to ``total`` in every row, by rescaling the generated values.
 
     Each row's present values are multiplied by ``total / their sum`` (rows whose
-    values are all missing are left alone). For continuous columns only; the
-    rescaled rows must still meet the other constraints and bounds.
+    values are all missing, or sum to 0, are left alone). For continuous columns only;
+    rows whose rescaled values leave a column's observed range are drawn again.
     """
+
+    kinds: ClassVar[tuple[str, ...]] = ("continuous",)
 
     columns: Sequence[str]
     total: float = 1.0
@@ -100,22 +153,38 @@ class FixedSum:
         self.columns = [str(c) for c in self.columns]
         self.total = float(self.total)
 
-    def apply(self, values: dict[str, np.ndarray]) -> None:
-        block = np.column_stack([values[c] for c in self.columns])
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        block = frame[self.column_names()].to_numpy(dtype=np.float64)
         present = ~np.isnan(block)
         sums = np.where(present, block, 0.0).sum(axis=1)
         rows = present.any(axis=1) & (sums != 0)
         scale = np.ones_like(sums)
         scale[rows] = self.total / sums[rows]
-        for j, name in enumerate(self.columns):
-            values[name] = block[:, j] * scale
+        frame = frame.copy()
+        for j, name in enumerate(self.column_names()):
+            frame[name] = (block[:, j] * scale).astype(frame[name].dtype)
+        return frame
 
-    def satisfied(self, values: dict[str, np.ndarray], to_number: Any) -> np.ndarray:
-        block = np.column_stack([values[c] for c in self.columns])
+    def satisfied(self, frame: pd.DataFrame) -> np.ndarray:
+        block = frame[self.column_names()].to_numpy(dtype=np.float64)
         present = ~np.isnan(block)
         sums = np.where(present, block, 0.0).sum(axis=1)
         close = np.abs(sums - self.total) <= 1e-9 * max(abs(self.total), 1.0)
         return close | ~present.any(axis=1)
 
-
-Constraint = Bounds | Order | FixedSum
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
+        columns = self.columns
+        require(
+            isinstance(columns, list)
+            and len(columns) > 0
+            and all(isinstance(c, str) for c in columns),
+            "FixedSum: columns must be a non-empty list of column names",
+        )
+        require(
+            type(self.total) is float and not np.isnan(self.total),
+            "FixedSum: total must be a number",
+        )

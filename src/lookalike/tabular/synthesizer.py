@@ -1,8 +1,23 @@
-"""Synthesizer: fit a density model to a table and generate new rows like it."""
+"""Synthesizer: make new rows that look like a real table.
+
+Two separate concerns (see ../DESIGN.md, "Tables"):
+
+1. **Column codecs** (:mod:`lookalike.tabular.columns`) keep each column's exact
+   empirical marginal: numbers with their repeated values (atoms) at their rates and
+   on their resolution, categories at their shares, dates on their calendar grain,
+   missing values at their rate. They map the table to a matrix of normal scores.
+2. **A joint model** (:mod:`lookalike.tabular.models`) carries the dependence between
+   the columns' scores; ``model="auto"`` picks the family whose rows a held-out
+   gradient-boosted detector tells least from real ones.
+
+Sampling draws model-space rows that meet the ``where`` conditions and
+:class:`~lookalike.tabular.constraints.Bounds` exactly, decodes them, applies the
+other constraints and fills id columns.
+"""
 
 from __future__ import annotations
 
-import math
+import logging
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -10,10 +25,12 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
+from lookalike._restore import has_fitted_state, is_int, require
 from lookalike._validation import (
-    Constraint,
+    Constraint as ParameterConstraint,
+)
+from lookalike._validation import (
     Interval,
     Options,
     RandomState,
@@ -21,133 +38,116 @@ from lookalike._validation import (
     validate_params,
 )
 from lookalike.exceptions import NotFittedError
-from lookalike.tabular.constraints import Bounds, FixedSum, LowAcceptanceWarning, Order
-from lookalike.tabular.schema import ColumnSchema, TableTypeError, check_table, infer_schema
-from lookalike.tabular.transforms import TRANSFORMS, TableEncoder
+from lookalike.tabular.columns import KINDS, ColumnCodec, IdCodec
+from lookalike.tabular.constraints import Constraint, LowAcceptanceWarning
+from lookalike.tabular.encoder import TableEncoder
+from lookalike.tabular.models.base import generator
+from lookalike.tabular.models.registry import (
+    AUTO_FAMILIES,
+    JOINT_MODELS,
+    check_model,
+    make_model,
+)
+from lookalike.tabular.partitioned import SAMPLE_ROWS
+from lookalike.tabular.schema import check_table, fit_codecs
 
-MODELS = ("auto", "gmm", "kde", "gaussian")
-
-# model="gmm": mixture sizes compared by BIC (capped at n_rows / 10).
-GMM_N_COMPONENTS = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
-# Rows drawn from the fitted model to calibrate the decoding of 0/1 features.
-CALIBRATION_ROWS = 10_000
-# Rejection sampling: warn below this acceptance rate ...
+#: Rows drawn, decoded and checked at a time.
+SAMPLE_BLOCK = 100_000
+#: A sample is refused when its model-space working arrays would exceed this.
+MAX_SAMPLE_BYTES = 16 * 2**30
+#: Order/FixedSum rejection: warn below this acceptance rate ...
 LOW_ACCEPTANCE = 0.10
-# ... give up after this many drawn rows per requested row (plus a fixed allowance) ...
+#: ... and give up after this many drawn rows per requested row (plus a fixed allowance).
 MAX_DRAWS_PER_ROW = 1000
 MAX_DRAWS_EXTRA = 100_000
-# ... and draw at most this many rows at once.
-MAX_BATCH = 100_000
 
-_PARAMETERS: dict[str, Constraint] = {
+_PARAMETERS: dict[str, ParameterConstraint] = {
     "bounds": Options(("observed", "clip", None)),
-    "transform": Options(TRANSFORMS),
     "ids": Options(("drop", "regenerate")),
     "random_state": RandomState(),
     "n_jobs": Interval(None, None, integer=True, allow_none=True),
     "verbose": Interval(0, None, integer=True),
 }
 
-_NUMERIC_KINDS = ("continuous", "integer", "datetime")
-_DISCRETE_KINDS = ("categorical", "boolean")
+#: Attributes of the Synthesizer before its column codecs (main at ebc1365): such files
+#: cannot be read.
+_RETIRED_ATTRIBUTES = frozenset({"transform", "criterion_", "score_"})
 
-
-def _generator(random_state: RandomStateLike) -> np.random.Generator:
-    """A ``Generator`` for one call: a Generator as it is, the others seed a new one."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(int(random_state.randint(0, 2**32 - 1, dtype=np.uint64)))
-    return np.random.default_rng(random_state)
+logger = logging.getLogger("lookalike.tabular")
 
 
 class Synthesizer:
     """Generate synthetic rows that look like a real table.
 
-    The table is encoded as floats (see :mod:`lookalike.tabular.transforms`),
-    a density model is fitted to the encoded rows, and samples of the model are
-    decoded back into a DataFrame with the same columns, order and dtypes.
-
     Parameters
     ----------
-    model : {"auto", "gmm", "kde", "gaussian"} or estimator, default="auto"
-        ``"auto"``: :class:`~lookalike.ModelSearch` ``(model="auto")``, families
-        compared by held-out likelihood (with ``ReducedDensity`` for wide
-        tables); ``"gmm"``: ``GaussianMixture`` (full covariances) with
-        ``n_components`` chosen by BIC; ``"kde"``: Gaussian
-        ``KernelDensity(bandwidth="cv")``; ``"gaussian"``:
-        ``Gaussian(reg_covar=1e-4)``; an unfitted lookalike density estimator
-        is cloned and fitted as it is.
+    model : str or estimator, default="auto"
+        The joint model of the columns' normal scores:
+
+        - ``"auto"``: the family among ``"trees"``, ``"cells"`` and ``"gaussian"``
+          whose rows a held-out gradient-boosted detector tells least from real rows
+          (:mod:`lookalike.tabular.models.selection`); :meth:`summary` gives the
+          scores;
+        - ``"trees"``: each column drawn from a tree's leaf given the columns before
+          it (synthpop's CART); strong on mixed tables;
+        - ``"cells"``: a mixture of small cells of similar rows, columns independent
+          within a cell; strong on many similar numeric columns (images);
+        - ``"gaussian"`` (a Gaussian copula), ``"gmm"`` (a Gaussian mixture by BIC),
+          ``"kde"`` (a Gaussian kernel density by cross-validation);
+        - an unfitted estimator: a joint model of :mod:`lookalike.tabular.models`
+          or any lookalike density estimator (e.g. ``GaussianMixture(8)``), cloned.
     kinds : dict, default=None
-        Column -> ``"continuous"``, ``"integer"``, ``"boolean"``,
-        ``"categorical"``, ``"datetime"`` or ``"id"``, overriding inference
-        (rules in :mod:`lookalike.tabular.schema`).
+        Column -> ``"continuous"``, ``"integer"``, ``"boolean"``, ``"categorical"``,
+        ``"datetime"`` or ``"id"``, overriding inference (rules in
+        :mod:`lookalike.tabular.columns`).
     constraints : list of Bounds, Order, FixedSum, default=None
         Rules every generated row satisfies (:mod:`lookalike.tabular.constraints`).
     bounds : {"observed", "clip", None}, default="observed"
-        ``"observed"``: numeric and datetime values stay within each column's
-        observed range, by rejection (no mass is moved); ``"clip"``: by clipping
-        each column to its range (always fast; mass outside the range lands on
-        its ends, which suits columns whose ends are common values, such as image
-        pixels at 0; use it when rejection across many columns accepts too few
-        rows); ``None``: no such limit.
-    transform : {"auto", "none", "yeo-johnson", "quantile"}, default="auto"
-        Per-column transform of continuous columns before the density;
-        ``"auto"``: Yeo-Johnson for skewed columns, the normal-output quantile
-        transform where heavy tails remain (see Notes).
+        ``"observed"`` and ``"clip"`` (the same since codecs keep every column's
+        marginal): numeric and datetime values stay within each column's observed
+        range, by construction (no rows are rejected or moved); ``None``: continuous
+        parts get short linear tails beyond the observed ends.
     ids : {"drop", "regenerate"}, default="drop"
-        Id columns are never modelled; ``"drop"`` leaves them out of the
-        output, ``"regenerate"`` fills them with new unique ids that differ from
-        every observed id.
+        Id columns are never modelled; ``"drop"`` leaves them out of the output (and
+        :meth:`summary` lists them), ``"regenerate"`` fills them with new unique ids
+        that differ from every observed id.
     random_state : None, int, RandomState or Generator, default=None
-        Seeds the encoding noise, the model and (when ``sample`` gets none) the
-        sampling: with an int, the same table gives the same rows.
+        Seeds the encoding, the model and (when ``sample`` gets none) the sampling:
+        with an int, the same table gives the same rows.
     n_jobs : int, default=None
-        Threads for the model search (``None``: all cores).
+        Threads for model searches (``None``: all cores).
     verbose : int, default=0
-        Passed to the model search.
+        Above 0, progress lines on stderr (they also go to the ``logging`` logger
+        ``"lookalike.tabular"`` at INFO level whatever ``verbose`` is).
 
     Attributes
     ----------
     columns_ : list of str
         Column names of the fitted table, in order.
-    schema_ : list of ColumnSchema
-        One per column: kind, dtype, missing rate, range, categories, transform.
+    schema_ : list of ColumnCodec
+        One fitted codec per column: kind, dtype, missing rate, range, levels.
     encoder_ : TableEncoder
-        The map between the table and the encoded matrix.
-    model_ : estimator
-        The fitted density of the encoded rows (for ``"auto"``/``"gmm"`` the
-        best candidate of the search).
-    criterion_ : str or None
-        The search's criterion (``"cv"``, ``"bic"``) or None.
-    score_ : float or None
-        The best candidate's criterion value.
+        The map between the table and the model space.
+    model_ : joint model
+        The fitted joint model.
+    selection_ : Selection or None
+        With ``model="auto"``: every family's held-out detector AUC and the winner.
     n_rows_ : int
 
     Notes
     -----
-    Categorical columns are one-hot encoded with Gaussian noise (sd 0.15) and
-    decoded by argmax, so a ``where={"species": "Adelie"}`` fixes those
-    features at the exact one-hot vector: with a Gaussian, a Gaussian mixture
-    or a Gaussian-kernel density the remaining columns are then drawn from the
-    exact conditional density (:meth:`GaussianMixture.condition`). Models
-    without ``condition`` fall back on rejection for categorical values.
-    Ranges ``where={"x": (low, high)}``, :class:`Bounds`, :class:`Order` and the
-    observed bounds are met by rejection; fewer than 10% accepted rows raise a
-    :class:`LowAcceptanceWarning` with the rate.
+    Each column's marginal is reproduced by its codec whatever the joint model: a
+    standard normal score decodes to the column's observed distribution (repeated
+    values at their rates, categories at their shares, missing values at their
+    rate), so the joint model only carries the dependence. ``where`` values and
+    ranges, and :class:`Bounds`, are conditions on the model space that every
+    family meets exactly: ``trees`` and ``cells`` by weighting their leaves and cells,
+    the Gaussian families by truncated Gaussian draws. Only :class:`Order`,
+    :class:`FixedSum` and estimators without Gaussian-mixture form reject rows.
 
-    Missing values are modelled, not imputed away: each column with missing
-    values gets a missing-indicator feature in the same density, so the rate
-    and its dependence on the other columns are learned.
-
-    ``transform="auto"`` leaves a continuous column as it is unless
-    ``|skewness| > 1`` or excess kurtosis ``> 3``; it then uses Yeo-Johnson,
-    or the quantile transform when the excess kurtosis after Yeo-Johnson is
-    still above 3. :meth:`summary` lists the transform of every column.
-
-    With ``random_state=None`` in :meth:`sample`, an int ``random_state`` of
-    the synthesizer gives the same rows at every call (as scikit-learn's
-    ``sample``); pass a fresh seed or a ``Generator`` for new rows.
+    With ``random_state=None`` in :meth:`sample`, an int ``random_state`` of the
+    synthesizer gives the same rows at every call (as scikit-learn's ``sample``);
+    pass a fresh seed or a ``Generator`` for new rows.
 
     Examples
     --------
@@ -155,12 +155,12 @@ class Synthesizer:
     >>> import pandas as pd
     >>> from lookalike.tabular import Synthesizer
     >>> rng = np.random.default_rng(0)
-    >>> df = pd.DataFrame({"size": rng.normal(10, 2, 200),
+    >>> df = pd.DataFrame({"size": rng.normal(10, 2, 200).round(2),
     ...                    "colour": rng.choice(["red", "blue"], 200),
     ...                    "count": rng.integers(0, 5, 200)})
-    >>> synth = Synthesizer(model="gmm", random_state=0).fit(df)
+    >>> synth = Synthesizer(model="trees", random_state=0).fit(df)
     >>> fake = synth.sample(5)
-    >>> fake.columns.tolist(), fake.dtypes.astype(str).tolist()[2]
+    >>> fake.columns.tolist(), str(fake["count"].dtype)
     (['size', 'colour', 'count'], 'int64')
     >>> sorted(set(synth.sample(50, where={"colour": "red"})["colour"]))
     ['red']
@@ -173,7 +173,6 @@ class Synthesizer:
         kinds: Mapping[str, str] | None = None,
         constraints: list[Any] | None = None,
         bounds: str | None = "observed",
-        transform: str = "auto",
         ids: str = "drop",
         random_state: RandomStateLike = None,
         n_jobs: int | None = None,
@@ -183,7 +182,6 @@ class Synthesizer:
         self.kinds = kinds
         self.constraints = constraints
         self.bounds = bounds
-        self.transform = transform
         self.ids = ids
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -191,9 +189,8 @@ class Synthesizer:
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The hyper-parameters (for ``sklearn.base.clone``)."""
-        names: tuple[str, ...] = ("model", "kinds", "constraints", "bounds", "transform", "ids")
-        names += ("random_state", "n_jobs", "verbose")
-        return {name: getattr(self, name) for name in names}
+        names = ("model", "kinds", "constraints", "bounds", "ids", "random_state")
+        return {name: getattr(self, name) for name in (*names, "n_jobs", "verbose")}
 
     def set_params(self, **params: Any) -> Self:
         """Set hyper-parameters by name."""
@@ -212,116 +209,229 @@ class Synthesizer:
     # ----------------------------------------------------------------------------------
     # Fitting
 
-    def fit(self, df: pd.DataFrame) -> Self:
-        """Infer the schema, encode the table and fit the density model.
+    def fit(
+        self, df: Any, *, sample_rows: int = SAMPLE_ROWS, persist: bool | str = "auto"
+    ) -> Self:
+        """Fit the column codecs and the joint model to a table.
 
         Parameters
         ----------
-        df : pandas.DataFrame
-            The real table; column names must be unique strings.
+        df : pandas.DataFrame, dask DataFrame, str or PathLike, or Chunks
+            The real table; column names must be unique strings. A dask DataFrame, a
+            Parquet/CSV dataset path or :class:`~lookalike.chunks.Chunks` of
+            DataFrames is fitted partition by partition, on the workers of the
+            active ``distributed.Client`` if there is one, and never collected
+            (:mod:`lookalike.tabular.partitioned`): codecs from exact partition
+            summaries and a seeded sample of ``sample_rows`` rows; ``"gaussian"``,
+            ``"gmm"`` and ``GaussianMixture`` models by EM on every row; other
+            families on the sample (:meth:`summary` says which).
+        sample_rows : int, default=200_000
+            Partitioned tables only: rows of the seeded sample.
+        persist : bool or "auto", default="auto"
+            Partitioned tables only: keep every row's normal scores in the workers'
+            memory during EM (``"auto"``: when a client is active and they fit in a
+            quarter of its workers' memory), rather than encode the partitions again
+            at every EM pass.
 
         Returns
         -------
         self : Synthesizer
         """
+        from lookalike.tabular.partitioned import is_table_source
+
+        if is_table_source(df):
+            return self._fit_partitioned(df, sample_rows, persist)
         check_table(df)
         validate_params(self, _PARAMETERS)
-        self._check_model()
-        if self.kinds is not None and not isinstance(self.kinds, Mapping):
-            raise TypeError(f"kinds must be a dict column -> kind; got {self.kinds!r}.")
-        schema = infer_schema(df, dict(self.kinds or {}))
-        self._check_constraints(schema)
-        if all(c.kind == "id" for c in schema):
-            raise ValueError(
-                "Every column is an id column; there is nothing to model. Declare some of "
-                "them with kinds=, e.g. kinds={'x': 'categorical'}."
-            )
-        rng = _generator(self.random_state)
-        encoder = TableEncoder(schema, self.transform)
-        encoded = encoder.fit_transform(df, rng)
+        check_model(self.model)
+        rng = generator(self.random_state)
+        self._say(f"fitting column codecs ({df.shape[1]} columns, {df.shape[0]} rows)")
+        codecs = fit_codecs(df, self.kinds, tails=self.bounds is None)
+        encoder = self._encoder(codecs)
+        Z = encoder.encode(df, rng)
+        model = self._choose_family(Z, encoder, df, rng)
         seed = int(rng.integers(0, 2**31 - 1))
-        self.model_, self.criterion_, self.score_ = self._fit_model(encoded, seed)
-        encoder.calibrate(_draw(self.model_, CALIBRATION_ROWS, rng))
+        shown = model if isinstance(model, str) else type(model).__name__
+        self._say(f"fitting the joint model ({shown})")
+        self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs).fit(Z, encoder.dims)
         self.columns_ = [str(c) for c in df.columns]
-        self.schema_ = schema
         self.encoder_ = encoder
         self.n_rows_ = int(df.shape[0])
+        self.__dict__.pop("partitions_", None)
         return self
 
-    def _check_model(self) -> None:
-        if isinstance(self.model, str):
-            if self.model not in MODELS:
-                raise ValueError(
-                    f"model must be one of {', '.join(repr(m) for m in MODELS)} or an unfitted "
-                    f"lookalike density estimator; got {self.model!r}."
-                )
-            return
-        if not (hasattr(self.model, "fit") and hasattr(self.model, "sample")):
-            raise TypeError(
-                "model must be 'auto', 'gmm', 'kde', 'gaussian' or a density estimator with "
-                f"fit and sample (e.g. lookalike.GaussianMixture(3)); got {self.model!r}."
+    def _encoder(self, codecs: list[ColumnCodec]) -> TableEncoder:
+        self._check_constraints(codecs)
+        encoder = TableEncoder(codecs)
+        if not encoder.dims:
+            raise ValueError(
+                "Every column is an id column; there is nothing to model. Declare some of "
+                "them with another kind (kinds={'x': 'categorical'} in Python, "
+                "--kind x=categorical on the command line)."
             )
+        return encoder
 
-    def _check_constraints(self, schema: list[ColumnSchema]) -> None:
-        kinds = {c.name: c.kind for c in schema}
+    def _choose_family(
+        self, Z: np.ndarray, encoder: TableEncoder, df: pd.DataFrame, rng: np.random.Generator
+    ) -> Any:
+        """``self.model``, or with ``"auto"`` the family the detector prefers on ``Z``."""
+        self.selection_ = None
+        if self.model != "auto":
+            return self.model
+        from lookalike.tabular.models.selection import select_family
+
+        self._say("model='auto': comparing " + ", ".join(AUTO_FAMILIES))
+        decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
+        real = df[[c.name for c in encoder.modelled]].reset_index(drop=True)
+        self.selection_ = select_family(
+            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs
+        )
+        if self.selection_.note:
+            self._say(f"model='auto': {self.selection_.note}")
+        return self.selection_.winner
+
+    def _fit_partitioned(self, table: Any, sample_rows: Any, persist: Any) -> Self:
+        from lookalike.tabular import partitioned
+        from lookalike.tabular.partitioned_model import (
+            fit_partitioned_model,
+            uses_partitioned_em,
+        )
+
+        validate_params(self, _PARAMETERS)
+        check_model(self.model)
+        if isinstance(sample_rows, bool) or not isinstance(sample_rows, numbers.Integral):
+            raise TypeError(f"sample_rows must be an int; got {sample_rows!r}.")
+        if sample_rows < 2:
+            raise ValueError(f"sample_rows must be at least 2; got {sample_rows!r}.")
+        if persist not in (True, False, "auto"):
+            raise ValueError(f"persist must be True, False or 'auto'; got {persist!r}.")
+        rng = generator(self.random_state)
+        source = partitioned.TableSource(table)
+        self._say(f"fitting column codecs over partitions ({len(source.columns)} columns)")
+        entropy = [int(v) for v in rng.integers(0, 2**32, size=4)]
+        fitted = partitioned.fit_codecs_partitioned(
+            source,
+            self.kinds,
+            tails=self.bounds is None,
+            sample_rows=int(sample_rows),
+            entropy=entropy,
+        )
+        encoder = self._encoder(fitted.codecs)
+        Z = encoder.encode(fitted.sample, rng)
+        model = self._choose_family(Z, encoder, fitted.sample, rng)
+        seed = int(rng.integers(0, 2**31 - 1))
+        on_all = uses_partitioned_em(model)
+        shown = model if isinstance(model, str) else type(model).__name__
+        where = "EM on all rows" if on_all else f"the sample of {Z.shape[0]} rows"
+        self._say(f"fitting the joint model ({shown}) by {where}")
+        scores = None
+        if on_all:
+            scores = partitioned.encode_partitions(source, encoder, fitted.lengths, fitted.entropy)
+        self.model_ = fit_partitioned_model(
+            model, Z, encoder.dims, scores, seed, self.n_jobs, persist
+        )
+        self.columns_ = list(source.columns)
+        self.encoder_ = encoder
+        self.n_rows_ = fitted.n_rows
+        self.partitions_ = {
+            **fitted.describe(),
+            "model_rows": fitted.n_rows if on_all else Z.shape[0],
+            "model_fit": (
+                "partitioned EM on every row"
+                if on_all
+                else f"in memory on the seeded sample of {Z.shape[0]} rows"
+            ),
+            "lengths": list(fitted.lengths),
+            "seed_entropy": list(fitted.entropy),
+        }
+        return self
+
+    @property
+    def schema_(self) -> list[ColumnCodec]:
+        """One fitted codec per column (the encoder's codecs)."""
+        return self.encoder_.codecs
+
+    # ----------------------------------------------------------------------------------
+    # Model files
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        Hyper-parameters pass fit's validation (``kinds`` names known kinds).
+        Fitted parts are checked by their own classes first; here they must fit
+        together: the columns are the encoder's, the joint model was fitted on
+        the encoder's model dimensions, constraints name columns of the kinds
+        they accept, and ``model="auto"`` has its selection. A file written by
+        the Synthesizer before its column codecs is refused, with what to do.
+        """
+        retired = sorted(set(vars(self)) & _RETIRED_ATTRIBUTES)
+        require(
+            not retired,
+            f"written by an older lookalike (a Synthesizer with {', '.join(retired)}): refit "
+            "the model with this version and save it again",
+        )
+        validate_params(self, _PARAMETERS)
+        check_model(self.model)
+        kinds = self.kinds
+        require(
+            kinds is None or (isinstance(kinds, dict) and all(isinstance(k, str) for k in kinds)),
+            "kinds must be None or a dict column -> kind",
+        )
+        for name, kind in (kinds or {}).items():
+            require(kind in KINDS, f"kinds[{name!r}]: unknown kind {kind!r}")
+        require(
+            self.constraints is None or isinstance(self.constraints, list),
+            "constraints must be None or a list",
+        )
+        if not has_fitted_state(self):
+            return
+        encoder = self.encoder_
+        require(
+            isinstance(encoder, TableEncoder) and encoder.n_dims > 0,
+            "encoder_ must be a TableEncoder with modelled columns",
+        )
+        require(
+            self.columns_ == [codec.name for codec in encoder.codecs],
+            "columns_ are not the encoder's columns",
+        )
+        require(is_int(self.n_rows_) and self.n_rows_ >= 1, "n_rows_ must be a positive int")
+        require(isinstance(self.model_, JOINT_MODELS), "model_ must be a fitted joint model")
+        self.model_.check_dims(encoder.dims)
+        selection = self.selection_
+        if selection is not None:
+            from lookalike.tabular.models.selection import Selection
+
+        require(
+            (selection is None and self.model != "auto") or isinstance(selection, Selection),
+            "selection_ must be the Selection of model='auto' (None otherwise)",
+        )
+        self._check_constraints(encoder.codecs)
+
+    def _check_constraints(self, codecs: list[ColumnCodec]) -> None:
+        kinds = {c.name: c.kind for c in codecs}
         for constraint in self.constraints or []:
-            if not isinstance(constraint, Bounds | Order | FixedSum):
+            if not isinstance(constraint, Constraint):
                 raise TypeError(
                     "constraints must be Bounds, Order or FixedSum objects from "
-                    f"lookalike.tabular; got {constraint!r}."
+                    f"lookalike.tabular (or Constraint subclasses); got {constraint!r}."
                 )
-            for name in constraint.columns:
+            for name in constraint.column_names():
                 if name not in kinds:
                     raise ValueError(
                         f"unknown column {name!r} in constraints; columns are: {', '.join(kinds)}"
                     )
-                allowed = ("continuous",) if isinstance(constraint, FixedSum) else _NUMERIC_KINDS
-                if kinds[name] not in allowed:
+                if kinds[name] not in constraint.kinds:
                     raise ValueError(
-                        f"{type(constraint).__name__} needs {' or '.join(allowed)} columns; "
-                        f"column {name!r} is {kinds[name]}."
+                        f"{type(constraint).__name__} needs {' or '.join(constraint.kinds)} "
+                        f"columns; column {name!r} is {kinds[name]}."
                     )
 
-    def _fit_model(self, encoded: np.ndarray, seed: int) -> tuple[Any, str | None, float | None]:
-        from lookalike.gaussian import Gaussian
-        from lookalike.kde import KernelDensity
-        from lookalike.mixture import GaussianMixture
-        from lookalike.model_selection import ModelSearch
+    def _say(self, message: str) -> None:
+        logger.info(message)
+        if self.verbose:
+            import sys
 
-        n = encoded.shape[0]
-        if self.model == "gaussian":
-            return Gaussian(reg_covar=1e-4).fit(encoded), None, None
-        if self.model == "kde":
-            cv = min(5, n)
-            return (
-                KernelDensity(bandwidth="cv", cv=cv, n_jobs=self.n_jobs).fit(encoded),
-                None,
-                None,
-            )
-        if self.model == "gmm":
-            sizes = [k for k in GMM_N_COMPONENTS if k <= max(1, n // 10)]
-            search = ModelSearch(
-                GaussianMixture(reg_covar=1e-4),
-                {"n_components": sizes},
-                criterion="bic",
-                random_state=seed,
-                n_jobs=self.n_jobs,
-                verbose=self.verbose,
-            )
-        elif self.model == "auto":
-            search = ModelSearch(
-                "auto", cv=min(5, n), random_state=seed, n_jobs=self.n_jobs, verbose=self.verbose
-            )
-        else:
-            estimator = clone(self.model)
-            if "random_state" in estimator.get_params():
-                estimator.set_params(random_state=seed)
-            fitted = estimator.fit(encoded)
-            if hasattr(fitted, "best_estimator_"):
-                return fitted.best_estimator_, fitted.criterion_, float(fitted.best_score_)
-            return fitted, None, None
-        search.fit(encoded)
-        return search.best_estimator_, search.criterion_, float(search.best_score_)
+            print(f"[lookalike] {message}", file=sys.stderr)
 
     # ----------------------------------------------------------------------------------
     # Sampling
@@ -339,24 +449,71 @@ class Synthesizer:
         n : int
             Number of rows (0 gives an empty table with the right dtypes).
         where : dict, default=None
-            Column -> a value (a category, bool, number or date: exact
-            conditional generation) or a ``(low, high)`` tuple (a range, by
-            rejection; ``None`` for an open end).
+            Column -> a value (a category, bool, number or date) or a ``(low, high)``
+            range (``None`` for an open end). Every row meets them exactly; no rows
+            are rejected for them.
         random_state : None, int, RandomState or Generator, default=None
             ``None``: the synthesizer's ``random_state``.
 
         Returns
         -------
         pandas.DataFrame
-            ``n`` rows with the fitted table's columns (id columns left out
-            with ``ids="drop"``), order and dtypes.
+            ``n`` rows with the fitted table's columns (id columns left out with
+            ``ids="drop"``), order and dtypes.
         """
         self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ValueError(f"n must be a non-negative int; got {n!r}.")
-        source = self.random_state if random_state is None else random_state
-        rng = _generator(source)
-        return self._sample(int(n), where, rng, self.ids)
+        n = self._check_n(n)
+        rng = generator(self.random_state if random_state is None else random_state)
+        return self._sample(n, where, rng, self.ids)
+
+    def sample_partitions(
+        self,
+        n: int,
+        npartitions: int | None = None,
+        where: Mapping[str, Any] | None = None,
+        random_state: RandomStateLike | np.random.SeedSequence = None,
+    ) -> Any:
+        """``n`` new rows as a lazy dask DataFrame, drawn partition by partition.
+
+        Partition ``i`` is drawn by :meth:`sample` with its own random stream,
+        ``SeedSequence(seed).spawn(npartitions)[i]``, on whichever worker runs it: the
+        rows depend on ``random_state`` and ``npartitions``, never on the number of
+        workers (:mod:`lookalike.tabular.partitioned_sample`). Write them straight
+        from the workers with ``.to_parquet(directory)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows.
+        npartitions : int, default=None
+            ``None``: one partition per million rows.
+        where : dict, default=None
+            As in :meth:`sample`.
+        random_state : None, int, RandomState, Generator or SeedSequence, default=None
+            ``None``: the synthesizer's ``random_state``.
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            ``n`` rows with the columns and dtypes of :meth:`sample`, index ``0 .. n-1``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from lookalike.tabular import Synthesizer
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"x": rng.normal(size=300).round(2),
+        ...                    "g": rng.choice(["a", "b"], 300)})
+        >>> synth = Synthesizer(model="gaussian", random_state=0).fit(df)
+        >>> fake = synth.sample_partitions(10_000, npartitions=4, where={"g": "a"})
+        >>> fake.npartitions, len(fake.compute()), set(fake["g"].compute())
+        (4, 10000, {'a'})
+        """
+        self._check_fitted()
+        from lookalike.tabular.partitioned_sample import sample_partitions
+
+        return sample_partitions(self, n, npartitions, where, random_state)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -365,215 +522,129 @@ class Synthesizer:
                 "before using this method."
             )
 
-    def _schema(self, name: str) -> ColumnSchema:
-        return next(c for c in self.schema_ if c.name == name)
+    def _check_n(self, n: Any) -> int:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"n must be a non-negative int; got {n!r}.")
+        needed = 8.0 * float(n) * max(1, self.encoder_.n_dims + len(self.columns_)) * 3
+        if needed > MAX_SAMPLE_BYTES:
+            raise ValueError(
+                f"sample({n}) would need about {needed / 2**30:.0f} GiB of memory; draw it in "
+                "parts (several sample() calls with different random_state), or on a Dask "
+                "cluster."
+            )
+        return int(n)
 
-    def _parse_where(
-        self, where: Mapping[str, Any] | None
-    ) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:
-        exact: dict[str, Any] = {}
-        ranges: dict[str, tuple[float, float]] = {}
-        if where is None:
-            return exact, ranges
-        if not isinstance(where, Mapping):
+    def _where(self, where: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``where`` merged with the Bounds constraints (column -> value or range)."""
+        if where is not None and not isinstance(where, Mapping):
             raise TypeError(f"where must be a dict column -> value; got {where!r}.")
-        for name, value in where.items():
+        merged: dict[str, Any] = {}
+        for name, value in (where or {}).items():
             if name not in self.columns_:
                 raise ValueError(
                     f"unknown column {name!r} in where; columns are: {', '.join(self.columns_)}"
                 )
-            column = self._schema(name)
-            if column.kind == "id":
+            codec = self.encoder_.codec(name)
+            if isinstance(codec, IdCodec):
                 raise ValueError(f"column {name!r} is an id column; it cannot be conditioned on.")
-            if column.kind in _DISCRETE_KINDS:
-                value = value.item() if isinstance(value, np.generic) else value
-                if isinstance(value, tuple | list) or value not in column.categories:
-                    shown = ", ".join(str(c) for c in column.categories)
-                    raise ValueError(
-                        f"value {value!r} is not a category of column {name!r}; "
-                        f"categories: {shown}"
-                    )
-                exact[name] = value
-            elif isinstance(value, tuple | list):
-                if len(value) != 2:
-                    raise ValueError(
-                        f"where[{name!r}] must be a value or a (low, high) pair; got {value!r}."
-                    )
-                low = -math.inf if value[0] is None else self._to_number(name, value[0])
-                high = math.inf if value[1] is None else self._to_number(name, value[1])
-                if low > high:
-                    raise ValueError(f"where[{name!r}] = {value!r} has low > high.")
-                ranges[name] = (low, high)
-            else:
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    raise ValueError(f"where[{name!r}] must be a value; got {value!r}.")
-                self._to_number(name, value)
-                exact[name] = value
-        return exact, ranges
-
-    def _to_number(self, name: str, value: Any) -> float:
-        """A bound or value in the decoded representation of the column."""
-        column = self._schema(name)
-        if column.kind == "datetime":
-            stamp = pd.Timestamp(value)
-            if stamp.tzinfo is not None:
-                stamp = stamp.tz_convert(column.timezone or "UTC").tz_localize(None)
-            return float(stamp.as_unit("ns").value)
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"column {name!r} is {column.kind}; {value!r} is not a number."
-            ) from None
+            if isinstance(value, list):
+                value = tuple(value)
+            missing = value is None or (isinstance(value, float) and np.isnan(value))
+            if missing and codec.kind not in ("categorical", "boolean"):
+                raise ValueError(f"where[{name!r}] must be a value; got {value!r}.")
+            merged[name] = value
+        for constraint in self.constraints or []:
+            for name, (low, high) in constraint.ranges().items():
+                if name in merged and not isinstance(merged[name], tuple):
+                    continue  # an exact value: checked against the bounds below
+                merged[name] = _intersect(merged.get(name), (low, high), self.encoder_.codec(name))
+        return merged
 
     def _sample(
         self, n: int, where: Mapping[str, Any] | None, rng: np.random.Generator, ids: str
     ) -> pd.DataFrame:
-        exact, ranges = self._parse_where(where)
-        encoder = self.encoder_
-        known: dict[int, float] = {}
-        for name, value in exact.items():
-            known.update(encoder.encode_value(self._schema(name), value))
-        model, rejected_exact = self._conditional(known, exact)
-        unknown = [j for j in range(encoder.n_features) if j not in known]
-
-        parts: list[dict[str, np.ndarray]] = []
+        merged = self._where(where)
+        conditions = self.encoder_.conditions(merged)
+        exact = {k: v for k, v in merged.items() if not isinstance(v, tuple)}
+        rejecting = [
+            c for c in self.constraints or [] if type(c).satisfied is not Constraint.satisfied
+        ]
+        parts: list[pd.DataFrame] = []
         collected = drawn = 0
         limit = MAX_DRAWS_PER_ROW * n + MAX_DRAWS_EXTRA
-        batch = max(64, int(1.1 * n) + 16)
-        while collected < n:
-            encoded = np.empty((batch, encoder.n_features))
-            if not known or model is self.model_:
-                encoded[:] = _draw(self.model_, batch, rng)
-            else:
-                if unknown:
-                    encoded[:, unknown] = _draw(model, batch, rng)
-                for j, v in known.items():
-                    encoded[:, j] = v
-            values, missing = encoder.decode(encoded)
-            # A fixed condition is written back as given: decoding applies the calibration
-            # offsets and thresholds, which can move a fixed one-hot vector or missing
-            # indicator to another category (a rare class's offset is large).
-            for name, value in exact.items():
-                if name in rejected_exact:
-                    continue
-                column = self._schema(name)
-                if column.kind in _NUMERIC_KINDS:
-                    values[name][:] = self._to_number(name, value)
-                else:
-                    values[name][:] = column.categories.index(value)
-                missing[name][:] = False
-            keep = self._accept(values, missing, ranges, {k: exact[k] for k in rejected_exact})
-            drawn += batch
-            collected += int(keep.sum())
-            part = {k: v[keep] for k, v in values.items()}
-            part.update({f"{k}:missing": v[keep] for k, v in missing.items()})
-            parts.append(part)
-            if collected < n:
-                if drawn >= limit:
-                    raise ValueError(
-                        f"Only {collected} of {drawn} generated rows ({collected / drawn:.3%}) "
-                        "satisfied the bounds, constraints and where ranges; widen them, "
-                        "use bounds='clip' or None, or condition on exact values instead of "
-                        "ranges."
-                    )
+        while collected < n or not parts:
+            batch = min(SAMPLE_BLOCK, max(n - collected, 0))
+            if rejecting and drawn:
                 rate = max(collected / drawn, 1.0 / drawn)
-                batch = min(MAX_BATCH, int(1.2 * (n - collected) / rate) + 16)
-        rate = collected / drawn
-        if rate < LOW_ACCEPTANCE:
+                batch = min(SAMPLE_BLOCK, int(1.2 * (n - collected) / rate) + 16)
+            rows = self.model_.sample(batch, conditions, random_state=rng) if batch else None
+            frame = self._decode_frame(self.encoder_, rows, batch)
+            for name, value in exact.items():  # exact values as given, in the column's dtype
+                frame[name] = _filled(frame[name], value)
+            for constraint in self.constraints or []:
+                frame = constraint.apply(frame)
+            keep = np.ones(len(frame), dtype=bool)
+            for constraint in rejecting:
+                keep &= constraint.satisfied(frame)
+            keep &= self._in_range(frame)
+            parts.append(frame[keep])
+            collected += int(keep.sum())
+            drawn += batch
+            if collected < n and drawn >= limit:
+                raise ValueError(
+                    f"Only {collected} of {drawn} generated rows ({collected / drawn:.3%}) "
+                    "satisfied the Order/FixedSum constraints; relax them."
+                )
+            if batch == 0:
+                break
+        if drawn and collected / drawn < LOW_ACCEPTANCE:
             warnings.warn(
-                f"Only {rate:.1%} of the generated rows satisfied the bounds, constraints and "
-                "where ranges, so sampling drew many rows. Widen the ranges or Bounds, use "
-                "bounds=None, or condition on exact values (where={'col': value}), which "
-                "needs no rejection.",
+                f"Only {collected / drawn:.1%} of the generated rows satisfied the Order/"
+                "FixedSum constraints, so sampling drew many rows.",
                 LowAcceptanceWarning,
                 stacklevel=3,
             )
-        merged = {k: np.concatenate([p[k] for p in parts])[:n] for k in parts[0]}
-        return self._frame(merged, n, rng, ids)
+        frame = pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
+        return self._with_ids(frame, n, rng, ids)
 
-    def _conditional(self, known: dict[int, float], exact: dict[str, Any]) -> tuple[Any, set[str]]:
-        """The model to draw from and the exact conditions left to rejection."""
-        if not known:
-            return self.model_, set()
-        if len(known) == self.encoder_.n_features:
-            return None, set()
-        if _can_condition(self.model_):
-            return self.model_.condition(known), set()
-        numeric = [k for k in exact if self._schema(k).kind in _NUMERIC_KINDS]
-        if numeric:
-            raise ValueError(
-                f"{type(self.model_).__name__} has no exact conditionals, so where= cannot fix "
-                f"the numeric column {numeric[0]!r}; give a (low, high) range instead, or use "
-                "model='gmm', 'kde' or 'gaussian'."
-            )
-        return self.model_, set(exact)
-
-    def _accept(
-        self,
-        values: dict[str, np.ndarray],
-        missing: dict[str, np.ndarray],
-        ranges: dict[str, tuple[float, float]],
-        rejected_exact: dict[str, Any],
-    ) -> np.ndarray:
-        n = next(iter(values.values())).shape[0]
-        keep = np.ones(n, dtype=bool)
-        constraints = self.constraints or []
-        numbers_: dict[str, np.ndarray] = {}
-        for column in self.encoder_.columns:
-            if column.kind not in _NUMERIC_KINDS:
+    def _in_range(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows whose FixedSum-rescaled values stay in the observed ranges."""
+        keep = np.ones(len(frame), dtype=bool)
+        if self.bounds is None:
+            return keep
+        for constraint in self.constraints or []:
+            if type(constraint).apply is Constraint.apply:
                 continue
-            x = values[column.name]
-            gone = missing[column.name]
-            # The value under a missing mask counts too, so that rejection does not
-            # favour rows with missing values.
-            if self.bounds == "clip":
-                x = values[column.name] = np.clip(x, column.low, column.high)
-            keep &= np.isfinite(x)
-            if self.bounds == "observed":
-                keep &= (x >= column.low) & (x <= column.high)
-            numbers_[column.name] = np.where(gone, np.nan, x)
-        for constraint in constraints:
-            if isinstance(constraint, FixedSum):
-                constraint.apply(numbers_)
-                for name in constraint.columns:
-                    values[name] = np.where(missing[name], values[name], numbers_[name])
-        for constraint in constraints:
-            keep &= constraint.satisfied(numbers_, self._to_number)
-        for name, (low, high) in ranges.items():
-            x = numbers_[name]
-            with np.errstate(invalid="ignore"):
-                keep &= (x >= low) & (x <= high)
-        for name, value in rejected_exact.items():
-            code = self._schema(name).categories.index(value)
-            keep &= (values[name] == code) & ~missing[name]
-        if self.bounds in ("observed", "clip"):
-            # FixedSum may have moved values out of the observed range.
-            for constraint in constraints:
-                if isinstance(constraint, FixedSum):
-                    for name in constraint.columns:
-                        c = self._schema(name)
-                        with np.errstate(invalid="ignore"):
-                            out = (numbers_[name] < c.low) | (numbers_[name] > c.high)
-                        keep &= ~out
+            for name in constraint.column_names():
+                codec = self.encoder_.codec(name)
+                values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+                with np.errstate(invalid="ignore"):
+                    outside = (values < codec.low - 1e-9 * abs(codec.low)) | (  # type: ignore[attr-defined]
+                        values > codec.high + 1e-9 * abs(codec.high)  # type: ignore[attr-defined]
+                    )
+                keep &= ~outside
         return keep
 
-    # ----------------------------------------------------------------------------------
-    # Output
-
-    def _frame(
-        self, merged: dict[str, np.ndarray], n: int, rng: np.random.Generator, ids: str
+    @staticmethod
+    def _decode_frame(
+        encoder: TableEncoder, rows: np.ndarray | None, n: int | None = None
     ) -> pd.DataFrame:
-        data: dict[str, pd.Series] = {}
-        for column in self.schema_:
-            if column.kind == "id":
+        if rows is None:
+            rows = np.zeros((n or 0, encoder.n_dims))
+        decoded = encoder.decode(rows)
+        return pd.DataFrame({c.name: decoded[c.name] for c in encoder.modelled})
+
+    def _with_ids(
+        self, frame: pd.DataFrame, n: int, rng: np.random.Generator, ids: str
+    ) -> pd.DataFrame:
+        columns: dict[str, pd.Series] = {}
+        for codec in self.encoder_.codecs:
+            if isinstance(codec, IdCodec):
                 if ids == "regenerate":
-                    data[column.name] = _new_ids(column, n, rng)
+                    columns[codec.name] = codec.generate(n, rng)
                 continue
-            values = merged[column.name]
-            gone = merged[f"{column.name}:missing"]
-            data[column.name] = _column_series(column, values, gone)
-        return pd.DataFrame(data, index=pd.RangeIndex(n))
+            columns[codec.name] = frame[codec.name].reset_index(drop=True)
+        return pd.DataFrame(columns, index=pd.RangeIndex(n))
 
     # ----------------------------------------------------------------------------------
     # Augmentation and summary
@@ -594,16 +665,15 @@ class Synthesizer:
         target : str
             A categorical, boolean or integer column.
         strategy : "balance" or dict, default="balance"
-            ``"balance"``: every class is topped up to the majority class's
-            count; a dict ``{class: count}`` adds that many rows of each class.
+            ``"balance"``: every class is topped up to the majority class's count; a
+            dict ``{class: count}`` adds that many rows of each class.
         random_state : None, int, RandomState or Generator, default=None
 
         Returns
         -------
         pandas.DataFrame
-            ``df``'s rows, then the new rows (generated with
-            ``where={target: class}``; id columns get new ids), with a fresh
-            ``RangeIndex``.
+            ``df``'s rows, then the new rows (generated with ``where={target: class}``;
+            id columns get new ids), with a fresh ``RangeIndex``.
         """
         check_table(df)
         if target not in df.columns:
@@ -629,12 +699,14 @@ class Synthesizer:
                 wanted[k] = int(c)
         else:
             raise TypeError(f"strategy must be 'balance' or a dict; got {strategy!r}.")
-        rng = _generator(self.random_state if random_state is None else random_state)
+        rng = generator(self.random_state if random_state is None else random_state)
         frames = [df]
         for label, count in wanted.items():
             if count > 0:
                 label = label.item() if isinstance(label, np.generic) else label
-                frames.append(self._sample(count, {target: label}, rng, "regenerate"))
+                frames.append(
+                    self._sample(self._check_n(count), {target: label}, rng, "regenerate")
+                )
         return pd.concat(frames, ignore_index=True)[list(df.columns)]
 
     def summary(self) -> dict[str, Any]:
@@ -643,26 +715,20 @@ class Synthesizer:
         Returns
         -------
         dict
-            ``{"columns": [{"name", "kind", "dtype", "missing_rate", "transform"}, ...],
-            "n_rows", "model", "criterion", "score", "n_features_encoded"}``.
+            ``{"columns": [codec descriptions], "dropped_ids": [...], "n_rows",
+            "model", "selection", "n_model_dims"}``; ``selection`` (model="auto") has
+            every family's held-out detector AUC and why the winner won.
         """
         self._check_fitted()
+        dropped = [c.name for c in self.encoder_.ids] if self.ids == "drop" else []
         return {
-            "columns": [
-                {
-                    "name": c.name,
-                    "kind": c.kind,
-                    "dtype": c.dtype,
-                    "missing_rate": float(c.missing_rate),
-                    "transform": c.transform if c.kind != "id" else "none",
-                }
-                for c in self.schema_
-            ],
+            "columns": [codec.describe() for codec in self.schema_],
+            "dropped_ids": dropped,
             "n_rows": self.n_rows_,
             "model": describe_model(self.model_),
-            "criterion": self.criterion_,
-            "score": None if self.score_ is None else float(self.score_),
-            "n_features_encoded": self.encoder_.n_features,
+            "selection": None if self.selection_ is None else self.selection_.describe(),
+            "n_model_dims": self.encoder_.n_dims,
+            **({"partitions": self.partitions_} if getattr(self, "partitions_", None) else {}),
         }
 
 
@@ -677,94 +743,52 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def _can_condition(model: Any) -> bool:
-    if not hasattr(model, "condition"):
-        return False
-    return getattr(model, "kernel", "gaussian") == "gaussian" and getattr(
-        model, "metric", "euclidean"
-    ) in ("euclidean", None)
+def _filled(column: pd.Series, value: Any) -> pd.Series:
+    """``column`` with every value set to ``value``, keeping its dtype where it can."""
+    filled = pd.Series([value] * len(column), index=column.index, dtype=object)
+    try:
+        return filled.astype(column.dtype)
+    except (TypeError, ValueError):
+        return column
 
 
-def _draw(model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
-    drawn = model.sample(n, random_state=rng)
-    if isinstance(drawn, tuple):
-        drawn = drawn[0]
-    drawn = np.asarray(drawn, dtype=np.float64)
-    return drawn[rng.permutation(n)]
-
-
-def _column_series(column: ColumnSchema, values: np.ndarray, gone: np.ndarray) -> pd.Series:
-    if column.kind in _DISCRETE_KINDS:
-        codes = values.astype(np.int64)
-        if column.dtype == "category":
-            position = {c: i for i, c in enumerate(column.dtype_categories)}
-            mapped = np.array([position[c] for c in column.categories], dtype=np.int64)
-            full = np.where(gone, -1, mapped[codes] if len(codes) else codes)
-            categorical = pd.Categorical.from_codes(
-                full, categories=column.dtype_categories, ordered=column.ordered
-            )
-            return pd.Series(categorical)
-        objects = np.empty(len(codes), dtype=object)
-        for i, code in enumerate(codes):
-            objects[i] = np.nan if gone[i] else column.categories[code]
-        if column.kind == "boolean" and not gone.any() and column.dtype == "object":
-            return pd.Series(objects, dtype=object)
-        return pd.Series(objects, dtype=object).astype(column.dtype)
-    if column.kind == "datetime":
-        steps = np.round((values - float(column.origin)) / column.step)
-        steps[gone] = 0
-        ns = column.origin + steps.astype(np.int64) * np.int64(column.step)
-        stamps = pd.Series(ns.astype("datetime64[ns]"))
-        stamps[gone] = pd.NaT
-        if column.timezone is not None:
-            stamps = stamps.dt.tz_localize(
-                column.timezone, ambiguous="NaT", nonexistent="shift_forward"
-            )
-        return stamps.astype(column.dtype)
-    numbers_ = np.where(gone, np.nan, values)
-    return pd.Series(numbers_).astype(column.dtype)
-
-
-def _new_ids(column: ColumnSchema, n: int, rng: np.random.Generator) -> pd.Series:
-    if column.id_numeric:
-        return pd.Series(column.id_max + 1 + np.arange(n)).astype(column.dtype)
-    if not column.id_values:
-        numbers_ = column.id_max + 1 + np.arange(n)
-        texts = [f"{column.id_prefix}{k:0{column.id_width}d}" for k in numbers_]
-        return pd.Series(texts, dtype=object).astype(column.dtype)
-    width = max(column.id_width, 8)
-    taken = set(column.id_values)
-    out: list[str] = []
-    alphabet = np.array(list("0123456789abcdef"))
-    while len(out) < n:
-        for row in rng.choice(alphabet, size=(n - len(out), width)):
-            text = "".join(row)
-            if text not in taken:
-                taken.add(text)
-                out.append(text)
-    return pd.Series(out, dtype=object).astype(column.dtype)
+def _intersect(current: Any, bounds: tuple[Any, Any], codec: ColumnCodec) -> tuple[Any, Any]:
+    """The intersection of a where range (or None) with a Bounds range."""
+    if current is None:
+        return bounds
+    low, high = current
+    new_low, new_high = bounds
+    number = getattr(codec, "number", None)
+    if number is None:
+        return current
+    if new_low is not None and (low is None or number(new_low) > number(low)):
+        low = new_low
+    if new_high is not None and (high is None or number(new_high) < number(high)):
+        high = new_high
+    return (low, high)
 
 
 def describe_model(model: Any) -> str:
-    """A short description of a fitted density, e.g. ``GaussianMixture(n_components=5, ...)``."""
+    """A short description of a fitted joint model."""
     name = type(model).__name__
-    if name == "GaussianMixture":
-        return (
-            f"GaussianMixture(n_components={model.n_components}, "
-            f"covariance_type={model.covariance_type!r})"
-        )
-    if name == "Gaussian":
-        return f"Gaussian(covariance_type={model.covariance_type!r})"
-    if name == "KernelDensity":
-        bandwidth = np.asarray(model.bandwidth_)
-        shown = f"{float(bandwidth):.4g}" if bandwidth.ndim == 0 else f"array{bandwidth.shape}"
-        return f"KernelDensity(kernel={model.kernel!r}, bandwidth={shown})"
-    if name == "ReducedDensity":
-        return (
-            f"ReducedDensity({describe_model(model.estimator_)}, "
-            f"n_components={model.n_components_})"
-        )
-    return f"{name}()"
+    if name == "EstimatorModel":
+        inner = model.estimator_
+        inner_name = type(inner).__name__
+        if inner_name == "GaussianMixture":
+            return (
+                f"GaussianMixture(n_components={inner.n_components}, "
+                f"covariance_type={inner.covariance_type!r}) on normal scores"
+            )
+        if inner_name == "KernelDensity":
+            bandwidth = np.asarray(inner.bandwidth_)
+            shown = f"{float(bandwidth):.4g}" if bandwidth.ndim == 0 else f"array{bandwidth.shape}"
+            return f"KernelDensity(kernel={inner.kernel!r}, bandwidth={shown}) on normal scores"
+        return f"{inner_name}() on normal scores"
+    if name == "CellMixture":
+        return f"CellMixture(cell_size={model.cell_size}, n_cells={model.n_cells_})"
+    params = {k: v for k, v in model.get_params().items() if k != "random_state"}
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return f"{name}({shown})"
 
 
-__all__ = ["Synthesizer", "TableTypeError", "describe_model"]
+__all__ = ["Synthesizer", "describe_model"]

@@ -1,0 +1,301 @@
+"""EstimatorModel: any lookalike density estimator as a joint model of the model space.
+
+The Gaussian families of the Synthesizer (``"gaussian"``: one normal, a Gaussian
+copula; ``"gmm"``: a Gaussian mixture, a mixture copula; ``"kde"``: a Gaussian kernel
+density) and a user's own estimator (``model=`` an unfitted estimator) fit the matrix
+of normal scores. A missing numeric value has no score; it is filled with a standard
+normal draw before fitting (its missing indicator, a separate dimension, carries the
+missingness, and the filled score is discarded when decoding).
+
+A Gaussian kernel density is sampled *variance-matched* (Silverman 1986, section
+6.4.1): each draw ``z_i + h e`` is shrunk by ``1 / sqrt(1 + h^2)`` per dimension, so the
+scores keep the unit variance that their codecs decode to the observed marginals
+(unshrunk, every marginal would come out too wide and rare levels too frequent).
+
+The estimator's marginals are then *calibrated*: a fitted model's marginal of a score
+is close to, not exactly, the standard normal its codec decodes (a mixture fitted to
+a 1% level puts a little more or less than 1% of its mass in that level's interval).
+Each score is mapped through ``Phi^{-1}(G_j(z))``, with ``G_j`` the model's own marginal
+CDF (analytic for Gaussian mixtures of up to :data:`ANALYTIC_COMPONENTS` components,
+else the empirical CDF of :data:`CALIBRATION_DRAWS` draws), so every marginal decodes
+to the observed one; the map is monotone per score, so the dependence the model learned
+is kept (its copula is unchanged). Conditions are mapped back through the same maps.
+
+Conditions are met exactly, without rejection, for every estimator that is a Gaussian
+mixture (``GaussianMixture``, ``Gaussian``, and ``KernelDensity`` with the Gaussian
+kernel): :func:`lookalike._math.truncated.conditional_mixture_draws`. Other estimators
+(for example ``ReducedDensity``) draw rows and keep those that meet the conditions;
+:attr:`EstimatorModel.acceptance_` then records the share kept, and too low a share is
+an error that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Self
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+from lookalike._math.marginals import normal_scores, uniforms
+from lookalike._math.truncated import conditional_mixture_draws
+from lookalike._restore import check_float_array, has_fitted_state, is_int, require
+from lookalike.exceptions import NotFittedError
+from lookalike.tabular.columns import ModelDim
+from lookalike.tabular.models.base import Conditions, generator, satisfied
+
+#: Rejection (estimators that are not Gaussian mixtures): stop after this many draws per row.
+MAX_DRAWS_PER_ROW = 1000
+MAX_BATCH = 100_000
+#: Marginal calibration: grid of normal scores, analytic CDFs up to this many components,
+#: otherwise the empirical CDF of this many draws.
+CALIBRATION_GRID = np.linspace(-9.0, 9.0, 2049)
+ANALYTIC_COMPONENTS = 256
+CALIBRATION_DRAWS = 50_000
+
+
+class EstimatorModel(BaseEstimator):
+    """A lookalike density estimator fitted to the model space (see the module docstring).
+
+    Parameters
+    ----------
+    estimator : estimator
+        An unfitted lookalike density estimator with ``fit`` and ``sample``; it is
+        cloned.
+    random_state : None, int, RandomState or Generator, default=None
+        Seeds the filled-in scores, the estimator (when it has a ``random_state``) and,
+        when ``sample`` gets none, the sampling.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted estimator.
+    acceptance_ : float or None
+        Share of drawn rows kept by the last conditioned ``sample`` that needed
+        rejection (None when no rejection was needed).
+    """
+
+    def __init__(self, estimator: Any, random_state: Any = None) -> None:
+        self.estimator = estimator
+        self.random_state = random_state
+
+    def fit(self, Z: np.ndarray, dims: Sequence[ModelDim]) -> Self:
+        """Fit the estimator to ``Z`` with missing scores filled by normal draws."""
+        if not (hasattr(self.estimator, "fit") and hasattr(self.estimator, "sample")):
+            raise TypeError(
+                "model must be a density estimator with fit and sample (e.g. "
+                f"lookalike.GaussianMixture(3)); got {self.estimator!r}."
+            )
+        rng = generator(self.random_state)
+        Z = np.array(Z, dtype=np.float64)
+        holes = np.isnan(Z)
+        Z[holes] = rng.standard_normal(int(holes.sum()))
+        estimator = clone(self.estimator)
+        if "random_state" in estimator.get_params():
+            estimator.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
+        return self._adopt(estimator.fit(Z), Z, rng)
+
+    @classmethod
+    def from_fitted(
+        cls, estimator: Any, fitted: Any, n_dims: int, random_state: Any = None
+    ) -> Self:
+        """An EstimatorModel around ``fitted``, an estimator fitted elsewhere.
+
+        For a fit that did not see the scores as one array (the partitioned EM of a
+        Synthesizer fitted on a Dask cluster, :mod:`lookalike.tabular.partitioned_model`):
+        ``estimator`` is the unfitted estimator (the ``estimator`` parameter),
+        ``fitted`` the same estimator fitted to the normal scores (missing ones
+        filled by standard normal draws) and ``n_dims`` their number of columns. A
+        kernel density needs its training rows and cannot be adopted this way.
+        """
+        if _is_gaussian_kde(getattr(fitted, "best_estimator_", fitted)):
+            raise ValueError("A KernelDensity needs its training rows; fit it with fit(Z, dims).")
+        model = cls(estimator, random_state=random_state)
+        return model._adopt(fitted, np.empty((0, int(n_dims))), generator(random_state))
+
+    def _adopt(self, fitted: Any, Z: np.ndarray, rng: np.random.Generator) -> Self:
+        # A ModelSearch samples from its best candidate.
+        self.estimator_ = getattr(fitted, "best_estimator_", fitted)
+        self.n_dims_ = Z.shape[1]
+        self.training_rows_ = Z if _is_gaussian_kde(self.estimator_) else None
+        self.acceptance_: float | None = None
+        self.calibration_ = self._marginal_cdfs(rng)
+        return self
+
+    def _marginal_cdfs(self, rng: np.random.Generator) -> np.ndarray:
+        """The model's marginal CDF of every score on :data:`CALIBRATION_GRID`, (d, g)."""
+        mixture = self.mixture_parameters()
+        grid = CALIBRATION_GRID
+        if mixture is not None and mixture[0].size <= ANALYTIC_COMPONENTS:
+            weights, means, covariances = mixture
+            sds = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))  # (k or 1, d)
+            cdfs = np.einsum(
+                "k,kdg->dg",
+                weights / weights.sum(),
+                uniforms((grid[None, None, :] - means[:, :, None]) / sds[:, :, None]),
+            )
+        else:
+            draws = self._raw_draws(CALIBRATION_DRAWS, {}, rng)
+            cdfs = np.stack([np.searchsorted(np.sort(col), grid, side="right") for col in draws.T])
+            cdfs = cdfs / draws.shape[0]
+        # Strictly increasing, from 0 to 1, so that the map can be inverted.
+        ramp = np.linspace(0.0, 1.0, grid.size)
+        return (1.0 - 1e-9) * cdfs + 1e-9 * ramp
+
+    def _to_calibrated(self, raw: np.ndarray) -> np.ndarray:
+        out = np.empty_like(raw)
+        for j in range(raw.shape[1]):
+            out[:, j] = normal_scores(np.interp(raw[:, j], CALIBRATION_GRID, self.calibration_[j]))
+        return out
+
+    def _to_raw(self, j: int, z: float) -> float:
+        u = float(uniforms(np.array([z]))[0])
+        return float(np.interp(u, self.calibration_[j], CALIBRATION_GRID))
+
+    def sample(
+        self, n: int, conditions: Conditions | None = None, random_state: Any = None
+    ) -> np.ndarray:
+        """``n`` rows meeting ``conditions`` exactly (see the module docstring)."""
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("This EstimatorModel is not fitted yet; call fit first.")
+        rng = generator(self.random_state if random_state is None else random_state)
+        raw_conditions = {}
+        for j, condition in (conditions or {}).items():
+            ends = tuple(self._to_raw(j, float(v)) for v in condition[1:])
+            raw_conditions[j] = (condition[0], *ends)
+        return self._to_calibrated(self._raw_draws(n, raw_conditions, rng))
+
+    def _raw_draws(self, n: int, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
+        """Draws of the estimator itself (uncalibrated scores) meeting ``conditions``."""
+        mixture = self.mixture_parameters()
+        if not conditions and (mixture is None or self.training_rows_ is None):
+            return self._draw(n, rng)
+        if mixture is not None:
+            points = {j: float(c[1]) for j, c in conditions.items() if c[0] == "point"}
+            intervals = {
+                j: (float(c[1]), float(c[2])) for j, c in conditions.items() if c[0] == "interval"
+            }
+            return conditional_mixture_draws(*mixture, points, intervals, n, rng)
+        return self._reject(n, conditions, rng)
+
+    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        drawn = self.estimator_.sample(n, random_state=rng)
+        if isinstance(drawn, tuple):
+            drawn = drawn[0]
+        # Mixtures return rows grouped by component: shuffle them.
+        return np.asarray(drawn, dtype=np.float64)[rng.permutation(n)]
+
+    def _reject(self, n: int, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
+        kept: list[np.ndarray] = []
+        collected = drawn = 0
+        batch = max(256, 2 * n)
+        while collected < n:
+            rows = self._draw(batch, rng)
+            rows = rows[satisfied(rows, conditions)]
+            kept.append(rows)
+            collected += rows.shape[0]
+            drawn += batch
+            if collected < n and drawn >= MAX_DRAWS_PER_ROW * max(n, 100):
+                raise ValueError(
+                    f"{type(self.estimator_).__name__} has no exact conditionals, and only "
+                    f"{collected} of {drawn} drawn rows met the conditions; use a Gaussian "
+                    "family (model='gmm', 'gaussian' or 'kde') or model='trees'/'cells', "
+                    "which condition exactly."
+                )
+            rate = max(collected / drawn, 1.0 / drawn)
+            batch = min(MAX_BATCH, int(1.2 * (n - collected) / rate) + 16)
+        self.acceptance_ = collected / drawn
+        return np.concatenate(kept)[:n]
+
+    def _restore_check(self) -> None:
+        """Check state restored by :func:`lookalike.load`; ValueError names a problem.
+
+        The fitted estimator (checked by its own class first) draws rows of
+        ``n_dims_`` scores; every calibration map is finite, strictly increasing
+        and within [0, 1]; a Gaussian kernel density keeps its training rows
+        (its means), other estimators none.
+        """
+        estimator = self.estimator
+        require(
+            hasattr(estimator, "fit") and hasattr(estimator, "sample"),
+            "estimator must be a density estimator with fit and sample",
+        )
+        if not has_fitted_state(self):
+            return
+        d = self.n_dims_
+        require(is_int(d) and d >= 1, "n_dims_ must be a positive int")
+        fitted = self.estimator_
+        require(
+            hasattr(fitted, "sample") and getattr(fitted, "n_features_in_", d) == d,
+            f"estimator_ must be a fitted density on {d} dimensions",
+        )
+        maps = check_float_array(self.calibration_, "calibration_", (d, CALIBRATION_GRID.size))
+        require(
+            bool(np.all(np.diff(maps, axis=1) > 0) and np.all((maps >= 0) & (maps <= 1 + 1e-9))),
+            "calibration_ maps must increase strictly within [0, 1]",
+        )
+        rows = self.training_rows_
+        if _is_gaussian_kde(fitted):
+            rows = check_float_array(rows, "training_rows_")
+            require(
+                rows.ndim == 2 and rows.shape[1] == d and rows.shape[0] >= 1,
+                f"training_rows_ must be a matrix of {d} columns",
+            )
+        else:
+            require(rows is None, "training_rows_ must be None for this estimator")
+        acceptance = self.acceptance_
+        require(
+            acceptance is None or (isinstance(acceptance, float) and 0 < acceptance <= 1),
+            "acceptance_ must be None or a float in (0, 1]",
+        )
+
+    def check_dims(self, dims: Sequence[ModelDim]) -> None:
+        """Raise ValueError unless the model was fitted on the model space ``dims``."""
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("This EstimatorModel is not fitted yet; call fit first.")
+        require(self.n_dims_ == len(dims), "the model's dimensions disagree with the encoder's")
+
+    def mixture_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(weights, means, covariances)`` when the estimator is a Gaussian mixture.
+
+        Covariances have shape (k, d, d), or (1, d, d) when all components share one.
+        """
+        estimator = self.estimator_
+        d = self.n_dims_
+        if self.training_rows_ is not None:
+            bandwidth = np.asarray(estimator.bandwidth_, dtype=np.float64)
+            if bandwidth.ndim == 0:
+                cov = float(bandwidth) ** 2 * np.eye(d)
+            elif bandwidth.ndim == 1:
+                cov = np.diag(bandwidth**2)
+            else:
+                cov = bandwidth
+            # Variance-matched: each score keeps unit variance, as its codec expects.
+            shrink = 1.0 / np.sqrt(1.0 + np.diag(cov))
+            n = self.training_rows_.shape[0]
+            means = self.training_rows_ * shrink
+            cov = cov * np.outer(shrink, shrink)
+            return np.full(n, 1.0 / n), means, cov[np.newaxis]
+        if not all(hasattr(estimator, a) for a in ("weights_", "means_", "covariances_")):
+            return None
+        kind = getattr(estimator, "covariance_type", "full")
+        means = np.asarray(estimator.means_, dtype=np.float64)
+        covariances = np.asarray(estimator.covariances_, dtype=np.float64)
+        k = means.shape[0]
+        if kind == "full":
+            dense = covariances
+        elif kind == "tied":
+            dense = covariances[np.newaxis]
+        elif kind == "diag":
+            dense = covariances[:, :, np.newaxis] * np.eye(d)
+        else:
+            dense = np.asarray(covariances).reshape(-1)[:, None, None] * np.eye(d)
+        if dense.shape[0] not in (1, k):
+            return None
+        return np.asarray(estimator.weights_, dtype=np.float64), means, dense
+
+
+def _is_gaussian_kde(estimator: Any) -> bool:
+    return type(estimator).__name__ == "KernelDensity" and (
+        getattr(estimator, "kernel", "gaussian") == "gaussian"
+    )

@@ -1,0 +1,110 @@
+"""The joint-model families of the Synthesizer, by name: where ``model=`` is decoded.
+
+=============  ====================================================================
+``"trees"``    :class:`~lookalike.tabular.models.trees.SequentialTrees`: each column
+               drawn from a tree's leaf given the columns before it (synthpop's CART).
+``"cells"``    :class:`~lookalike.tabular.models.cells.CellMixture`: a mixture of small
+               cells of similar rows, columns independent within a cell.
+``"gaussian"`` One normal on the normal scores: a Gaussian copula.
+``"gmm"``      A Gaussian mixture on the normal scores (a mixture copula), its number
+               of components chosen by BIC.
+``"kde"``      A Gaussian kernel density on the normal scores, bandwidth by
+               cross-validation.
+=============  ====================================================================
+
+``"auto"`` is decided by :mod:`~lookalike.tabular.models.selection` among
+:data:`AUTO_FAMILIES`. An estimator instance is used as it is: a joint model
+(``SequentialTrees(...)``, ``CellMixture(...)``) directly, a density estimator
+(``GaussianMixture(...)``, ``ReducedDensity(...)``) through
+:class:`~lookalike.tabular.models.estimator.EstimatorModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sklearn.base import clone
+
+from lookalike.tabular.models.cells import CellMixture
+from lookalike.tabular.models.estimator import EstimatorModel
+from lookalike.tabular.models.trees import SequentialTrees
+
+#: model="gmm": mixture sizes compared by BIC (capped at n_rows / 10).
+GMM_N_COMPONENTS = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
+
+#: The families "auto" compares, in order of preference when their scores tie.
+AUTO_FAMILIES = ("trees", "cells", "gaussian")
+
+#: Joint models used as they are when given as instances.
+JOINT_MODELS = (SequentialTrees, CellMixture, EstimatorModel)
+
+
+def _gaussian(n_rows: int, seed: int, n_jobs: int | None) -> Any:
+    from lookalike.gaussian import Gaussian
+
+    return EstimatorModel(Gaussian(reg_covar=1e-4), random_state=seed)
+
+
+def _gmm(n_rows: int, seed: int, n_jobs: int | None) -> Any:
+    from lookalike.mixture import GaussianMixture
+    from lookalike.model_selection import ModelSearch
+
+    sizes = [k for k in GMM_N_COMPONENTS if k <= max(1, n_rows // 10)]
+    search = ModelSearch(
+        GaussianMixture(reg_covar=1e-4),
+        {"n_components": sizes},
+        criterion="bic",
+        random_state=seed,
+        n_jobs=n_jobs,
+    )
+    return EstimatorModel(search, random_state=seed)
+
+
+def _kde(n_rows: int, seed: int, n_jobs: int | None) -> Any:
+    from lookalike.kde import KernelDensity
+
+    return EstimatorModel(
+        KernelDensity(bandwidth="cv", cv=min(5, max(2, n_rows)), n_jobs=n_jobs),
+        random_state=seed,
+    )
+
+
+FAMILIES: dict[str, Callable[[int, int, int | None], Any]] = {
+    "trees": lambda n_rows, seed, n_jobs: SequentialTrees(random_state=seed),
+    "cells": lambda n_rows, seed, n_jobs: CellMixture(random_state=seed),
+    "gaussian": _gaussian,
+    "gmm": _gmm,
+    "kde": _kde,
+}
+
+#: Every string ``model=`` accepts.
+MODELS = ("auto", *FAMILIES)
+
+
+def make_model(model: Any, n_rows: int, seed: int, n_jobs: int | None = None) -> Any:
+    """An unfitted joint model for ``model`` (a family name or an estimator instance)."""
+    if isinstance(model, str):
+        return FAMILIES[model](n_rows, seed, n_jobs)
+    model = clone(model)
+    if isinstance(model, JOINT_MODELS):
+        if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
+            model.set_params(random_state=seed)
+        return model
+    return EstimatorModel(model, random_state=seed)
+
+
+def check_model(model: Any) -> None:
+    """Raise for a ``model=`` that is neither a family name nor an estimator."""
+    if isinstance(model, str):
+        if model not in MODELS:
+            raise ValueError(
+                f"model must be one of {', '.join(repr(m) for m in MODELS)} or an unfitted "
+                f"lookalike estimator; got {model!r}."
+            )
+        return
+    if not (hasattr(model, "fit") and hasattr(model, "sample")):
+        raise TypeError(
+            f"model must be one of {', '.join(repr(m) for m in MODELS)} or a density "
+            f"estimator with fit and sample (e.g. lookalike.GaussianMixture(3)); got {model!r}."
+        )

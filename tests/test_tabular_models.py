@@ -1,0 +1,115 @@
+"""Joint models of the Synthesizer: CellMixture, EstimatorModel, the auto selection.
+
+Oracles: the training rows themselves (cells resample them; conditional shares are
+counted in the data), closed-form Gaussian conditionals, and a copy of the training
+rows (which the closest-record check must flag). Chi-square and KS tests run at
+alpha = 1e-3, the false-failure rate of each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from lookalike.gaussian import Gaussian
+from lookalike.mixture import GaussianMixture
+from lookalike.tabular.encoder import TableEncoder
+from lookalike.tabular.models import CellMixture, EstimatorModel
+from lookalike.tabular.models.base import satisfied
+from lookalike.tabular.models.selection import dcr_ratio
+from lookalike.tabular.schema import fit_codecs
+
+ALPHA = 1e-3
+
+
+@pytest.fixture(scope="module")
+def encoded():
+    rng = np.random.default_rng(0)
+    n = 1500
+    group = rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1])
+    x = np.where(group == "a", 0.0, np.where(group == "b", 3.0, 6.0)) + rng.normal(size=n)
+    y = np.round(x + rng.normal(scale=0.5, size=n), 1)
+    y[rng.random(n) < 0.1] = np.nan
+    frame = pd.DataFrame({"group": group, "x": x, "y": y})
+    encoder = TableEncoder(fit_codecs(frame))
+    return frame, encoder, encoder.encode(frame, rng)
+
+
+def test_cells_hold_between_half_and_all_of_cell_size(encoded):
+    _, encoder, Z = encoded
+    model = CellMixture(cell_size=10, random_state=0).fit(Z, encoder.dims)
+    sizes = np.diff(model.cell_starts_)
+    assert sizes.sum() == Z.shape[0] and sizes.max() <= 10 and sizes.min() >= 5
+
+
+def test_cells_reproduce_every_marginal_and_keep_dependence(encoded):
+    frame, encoder, Z = encoded
+    model = CellMixture(random_state=0).fit(Z, encoder.dims)
+    drawn = model.sample(6000, random_state=1)
+    decoded = pd.DataFrame(encoder.decode(drawn))
+    counts = decoded["group"].value_counts().reindex(["a", "b", "c"])
+    real = frame["group"].value_counts().reindex(["a", "b", "c"])
+    assert stats.chi2_contingency(np.vstack([real, counts]))[1] > ALPHA
+    assert stats.ks_2samp(decoded["x"], frame["x"]).pvalue > ALPHA
+    # The missing rate comes with its column (value and indicator from one member).
+    missing_real, missing_fake = frame["y"].isna().mean(), decoded["y"].isna().mean()
+    assert abs(missing_fake - missing_real) < 4 * np.sqrt(missing_real / 6000) + 0.01
+    # Dependence: x given group.
+    for level in ("a", "c"):
+        fake = decoded.loc[decoded["group"] == level, "x"]
+        assert abs(fake.mean() - frame.loc[frame["group"] == level, "x"].mean()) < 0.3
+
+
+def test_cells_condition_exactly_without_rejection(encoded):
+    frame, encoder, Z = encoded
+    model = CellMixture(random_state=0).fit(Z, encoder.dims)
+    conditions = encoder.conditions({"group": "c", "x": (5.0, None)})
+    drawn = model.sample(3000, conditions, random_state=2)
+    assert satisfied(drawn, conditions).all()
+    decoded = pd.DataFrame(encoder.decode(drawn))
+    assert (decoded["group"] == "c").all() and (decoded["x"] >= 5.0).all()
+    # The conditional law of y is the data's (within cells): compare with the real rows.
+    real = frame.loc[(frame["group"] == "c") & (frame["x"] >= 5.0), "y"].dropna()
+    assert abs(decoded["y"].dropna().mean() - real.mean()) < 0.25
+    point = encoder.conditions({"x": float(frame["x"].iloc[0])})
+    assert np.all(model.sample(10, point, random_state=3)[:, 1] == point[1][1])
+
+
+@pytest.mark.parametrize("estimator", [Gaussian(reg_covar=1e-4), GaussianMixture(3)])
+def test_calibrated_estimators_decode_exact_marginals(encoded, estimator):
+    frame, encoder, Z = encoded
+    model = EstimatorModel(estimator, random_state=0).fit(Z, encoder.dims)
+    drawn = model.sample(20_000, random_state=4)
+    for j in range(Z.shape[1]):  # every score is standard normal after calibration
+        assert stats.kstest(drawn[:, j], "norm").pvalue > ALPHA, j
+    decoded = pd.DataFrame(encoder.decode(drawn))
+    counts = decoded["group"].value_counts().reindex(["a", "b", "c"])
+    real = frame["group"].value_counts().reindex(["a", "b", "c"])
+    assert stats.chi2_contingency(np.vstack([real, counts]))[1] > ALPHA
+
+
+def test_gaussian_conditionals_equal_the_closed_form():
+    # One normal on two scores: given z0 = 1, z1 ~ N(rho, 1 - rho^2).
+    rng = np.random.default_rng(5)
+    rho = 0.8
+    Z = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], 20_000)
+    from lookalike.tabular.columns import ModelDim
+
+    dims = [ModelDim("a", "value", 0), ModelDim("b", "value", 0)]
+    model = EstimatorModel(Gaussian(), random_state=0).fit(Z, dims)
+    drawn = model.sample(20_000, {0: ("point", 1.0)}, random_state=6)
+    assert np.allclose(drawn[:, 0], 1.0, atol=0.02)  # calibration moves it by sampling error
+    assert abs(drawn[:, 1].mean() - rho) < 0.03
+    assert abs(drawn[:, 1].std() - np.sqrt(1 - rho**2)) < 0.03
+
+
+def test_dcr_ratio_flags_copies(encoded):
+    _, encoder, Z = encoded
+    rng = np.random.default_rng(7)
+    rows = rng.permutation(Z.shape[0])
+    training, held_out = Z[rows[:1000]], Z[rows[1000:]]
+    assert dcr_ratio(training, held_out, training[:400], encoder.dims) == 0.0
+    fresh = CellMixture(random_state=0).fit(training, encoder.dims).sample(400, random_state=8)
+    assert dcr_ratio(training, held_out, fresh, encoder.dims) > 0.5

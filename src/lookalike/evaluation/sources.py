@@ -89,14 +89,14 @@ def read_parquet_sample(
         ]
     keep = _draw([n for _, _, n in groups], max_rows, rng)
     parts = []
-    reader_file, reader = None, None
+    readers: dict[Any, Any] = {}
     for (file, index, _), rows in zip(groups, keep, strict=True):
         if rows is not None and rows.size == 0:
             continue
-        if file != reader_file:
-            reader_file, reader = file, pq.ParquetFile(file)
-        assert reader is not None
-        table = reader.read_row_group(index)
+        if file not in readers:
+            readers.clear()  # one file open at a time: groups come file by file
+            readers[file] = pq.ParquetFile(file)
+        table = readers[file].read_row_group(index)
         if rows is not None:
             table = table.take(pa.array(rows))
         parts.append(table.to_pandas())

@@ -290,7 +290,8 @@ def _summarise_column(codec: ColumnCodec, column: pd.Series) -> _ColumnSummary:
         return _ColumnSummary(
             n, n_missing, levels=tuple(codec.levels), counts=tuple(int(c) for c in counts)
         )
-    assert isinstance(codec, NumericCodec)
+    if not isinstance(codec, NumericCodec):
+        raise TypeError(f"no partition summary for a {type(codec).__name__} column")
     return _ColumnSummary(
         n,
         n_missing,

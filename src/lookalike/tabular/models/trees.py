@@ -478,7 +478,7 @@ default="auto"
         last = max(visited, default=-1)
         if last < 0:
             Z, P = _empty(n, m)
-            self._draw(range(len(self.steps_)), Z, P, found, None, rng)
+            self._draw(range(len(self.steps_)), Z, P, found, np.zeros(Z.shape[0]), rng)
             return np.ascontiguousarray(Z)
         cap = max(n, MAX_PROPOSAL_CELLS // m)
         empty_cap = min(cap, max(MIN_EMPTY_PROPOSALS, 16 * n))
@@ -511,7 +511,7 @@ default="auto"
             )
         chosen = resample(weight, n, rng)
         Z, P = np.asfortranarray(Z[chosen]), P[chosen]
-        self._draw(range(last + 1, len(self.steps_)), Z, P, found, None, rng)
+        self._draw(range(last + 1, len(self.steps_)), Z, P, found, np.zeros(Z.shape[0]), rng)
         return np.ascontiguousarray(Z)
 
     def _draw(
@@ -520,7 +520,7 @@ default="auto"
         Z: np.ndarray,
         P: np.ndarray,
         conditions: dict[int, Condition],
-        log_weight: np.ndarray | None,
+        log_weight: np.ndarray,
         rng: np.random.Generator,
     ) -> None:
         """Fill ``Z`` and ``P`` for the steps in ``visit`` (adding to ``log_weight``)."""
@@ -539,7 +539,6 @@ default="auto"
                 members = step.uniform_members(leaf, rng)
                 scores = self._scores(step, dim, members, None, rng)
             else:
-                assert log_weight is not None
                 member_weight = member_weights(step, dim, condition, smoothing)
                 leaf_weight = step.leaf_means(member_weight)
                 if not np.any(leaf_weight > 0):

@@ -153,15 +153,55 @@ def test_summary_is_json_and_names_the_model(penguins, penguin_synth):
     assert summary["dropped_ids"] == []
 
 
-def test_auto_compares_families_by_held_out_detector():
+def test_auto_compares_families_by_held_out_detector_and_utility():
     data = load_wine(as_frame=True).frame
+    data["target"] = data["target"].astype(str)
     synth = Synthesizer(random_state=0).fit(data)
     selection = synth.summary()["selection"]
     assert set(selection["detector_auc"]) == {"trees", "cells", "gaussian"}
-    assert selection["winner"] in selection["detector_auc"]
-    best = min(selection["detector_auc"].values())
-    assert selection["detector_auc"][selection["winner"]] <= best + 0.1
-    assert "lowest held-out detector" in selection["reason"]
+    assert set(selection["utility_loss"]) == set(selection["detector_auc"])
+    assert selection["utility_columns"][0] == "target"  # the only class label
+    total = {
+        family: max(auc, 0.5) + selection["utility_loss"][family]
+        for family, auc in selection["detector_auc"].items()
+    }
+    # The winner's sum is the lowest up to the tie width (0.5 / sqrt(rows compared)).
+    assert total[selection["winner"]] <= min(total.values()) + 0.5 / np.sqrt(178) + 1e-3
+    assert "lowest sum of its held-out detector ROC AUC" in selection["reason"]
+
+
+def test_auto_does_not_choose_a_family_that_loses_a_label():
+    # A label whose link to x is not monotone in any order of its levels (x is centred
+    # at 0 for "a", +3 for "b", -3 for "c"): a Gaussian copula keeps only a linear
+    # link and predicts the label badly; trees and cells keep it. Four noise columns
+    # keep the draws of trees and cells far enough from their training rows to pass
+    # the distance-to-closest-record check. Deterministic (seeded).
+    rng = np.random.default_rng(0)
+    label = rng.choice(["a", "b", "c"], 600)
+    centre = pd.Series(label).map({"a": 0.0, "b": 3.0, "c": -3.0}).to_numpy()
+    x = centre + rng.normal(0, 0.5, 600)
+    noise = {f"w{i}": rng.normal(size=600) for i in range(4)}
+    table = pd.DataFrame({"x": x, **noise, "label": label})
+    selection = Synthesizer(target="label", random_state=0).fit(table).selection_
+    assert selection.utility_columns == ["label"]
+    losses = selection.utility_losses
+    assert losses["gaussian"] > 0.4 and max(losses["trees"], losses["cells"]) < 0.2
+    assert selection.winner != "gaussian"
+
+
+def test_target_must_be_a_modelled_column(penguins):
+    with pytest.raises(ValueError, match="target 'nope' is not a column"):
+        Synthesizer(target="nope", random_state=0).fit(penguins)
+    table = penguins.assign(tag=[f"id{i}" for i in range(len(penguins))])
+    with pytest.raises(ValueError, match="an id column"):
+        Synthesizer(kinds={"tag": "id"}, target="tag", random_state=0).fit(table)
+
+
+def test_augment_checks_the_utility_of_its_target(penguins):
+    synth = Synthesizer(random_state=0)
+    out = synth.augment(penguins, "island", strategy={"Torgersen": 20}, random_state=0)
+    assert synth.selection_.utility_columns == ["island"]
+    assert (out["island"].iloc[len(penguins) :] == "Torgersen").all()
 
 
 def test_reproducible_with_int_seed(penguins):

@@ -113,3 +113,39 @@ def test_dcr_ratio_flags_copies(encoded):
     assert dcr_ratio(training, held_out, training[:400], encoder.dims) == 0.0
     fresh = CellMixture(random_state=0).fit(training, encoder.dims).sample(400, random_state=8)
     assert dcr_ratio(training, held_out, fresh, encoder.dims) > 0.5
+
+
+def test_utility_columns_take_labels_first_then_numbers_from_the_end():
+    from lookalike.tabular.models.selection import UTILITY_COLUMNS, utility_columns
+
+    frame = pd.DataFrame(
+        {
+            "wide": [str(i % 30) for i in range(60)],  # 30 levels: not a label
+            "three": ["a", "b", "c"] * 20,
+            "n1": np.arange(60.0),
+            "two": ["x", "<missing>", "y"] * 20,  # missing is not a level
+            "constant": np.ones(60),
+            "n2": np.arange(60.0) ** 2,
+        }
+    )
+    kinds = {c: "numeric" if c[0] in "nc" else "categorical" for c in frame}
+    assert UTILITY_COLUMNS == 3
+    assert utility_columns(frame, kinds) == ["two", "three", "n2"]
+
+
+def test_holdout_score_is_balanced_accuracy_or_r2():
+    from lookalike.evaluation.utility import holdout_score
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    kinds = {"x": "numeric", "y": "categorical", "z": "numeric"}
+    frame = pd.DataFrame({"x": x, "y": np.where(x > 0, "p", "n"), "z": 2 * x})
+    fit, test = frame.iloc[:300].reset_index(drop=True), frame.iloc[300:]
+    test = test.reset_index(drop=True)
+    assert holdout_score(fit, test, "y", kinds, 0, forest_trees=30) > 0.95
+    assert holdout_score(fit, test, "z", kinds, 0, forest_trees=30) > 0.95
+    # A label unrelated to the features: balanced accuracy near 1/2 even though one
+    # class is 90% of rows (plain accuracy would be near 0.9).
+    noise = frame.assign(y=np.where(rng.random(400) < 0.9, "p", "n"))
+    fit, test = noise.iloc[:300].reset_index(drop=True), noise.iloc[300:].reset_index(drop=True)
+    assert abs(holdout_score(fit, test, "y", kinds, 0, forest_trees=30) - 0.5) < 0.15

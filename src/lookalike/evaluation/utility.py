@@ -12,8 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import accuracy_score, f1_score, r2_score
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, r2_score
 from threadpoolctl import threadpool_limits
 
 from lookalike.evaluation.columns import CATEGORICAL, MISSING, design_matrix
@@ -90,11 +95,7 @@ def utility_metrics(
         if len(y) < 2 or len(y_test) == 0 or (classification and np.unique(y).size < 2):
             notes[name] = "too few rows or a single class"
             continue
-        model = clone(template)
-        if utility_model is None:
-            model.set_params(early_stopping=len(x) >= EARLY_STOPPING_ROWS, n_iter_no_change=5)
-        with threadpool_limits(1 if len(x) < SMALL_FIT_ROWS else None, user_api="openmp"):
-            predicted = model.fit(x, y).predict(x_test)
+        predicted = _fit_predict(template, utility_model is None, x, y, x_test)
         if classification:
             scores[name] = {
                 "accuracy": float(accuracy_score(y_test, predicted)),
@@ -118,6 +119,60 @@ def utility_metrics(
                      f"rows ({len(y_synthetic if name == 'tstr' else y_train)})")
             )  # fmt: skip
     return rows
+
+
+def _fit_predict(
+    template: Any, default: bool, x: np.ndarray, y: np.ndarray, x_test: np.ndarray
+) -> np.ndarray:
+    """Predictions for ``x_test`` of a clone of ``template`` fitted to ``(x, y)``."""
+    model = clone(template)
+    if default:
+        model.set_params(early_stopping=len(x) >= EARLY_STOPPING_ROWS, n_iter_no_change=5)
+    with threadpool_limits(1 if len(x) < SMALL_FIT_ROWS else None, user_api="openmp"):
+        return np.asarray(model.fit(x, y).predict(x_test))
+
+
+def holdout_score(
+    fit_on: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    kinds: dict[str, str],
+    seed: int,
+    forest_trees: int | None = None,
+) -> float:
+    """How well the other columns of ``fit_on`` predict ``target`` on ``test``'s rows.
+
+    Balanced accuracy (the mean recall over classes, so that a rare class whose link to
+    the other columns is lost counts as much as a common one) for a class label
+    (:func:`is_classification`), :math:`R^2` otherwise, of the default model of :func:`utility_metrics` (histogram gradient boosting) trained on
+    ``fit_on``, or with ``forest_trees`` a random forest of that many trees (ten times
+    faster on small tables, where boosting pays a fixed cost per tree and class). Both
+    frames are conformed (:func:`lookalike.evaluation.columns.conform`) to ``kinds``;
+    rows with a missing target are dropped. NaN when ``fit_on`` has fewer than 2 such
+    rows or one class, or ``test`` none.
+    """
+    numeric_target = kinds[target] != CATEGORICAL
+    fit_on, test = (_present(frame, target, numeric_target) for frame in (fit_on, test))
+    classification = is_classification(fit_on[target], kinds[target])
+    features = [column for column in kinds if column != target]
+    x_fit, x_test = design_matrix([fit_on, test], kinds, features)
+    if classification:
+        y_fit, y_test = (_labels(frame[target], numeric_target) for frame in (fit_on, test))
+        if len(y_fit) < 2 or len(y_test) == 0 or np.unique(y_fit).size < 2:
+            return float("nan")
+        template: Any = HistGradientBoostingClassifier(random_state=seed)
+        if forest_trees is not None:
+            template = RandomForestClassifier(forest_trees, random_state=seed)
+        predicted = _fit_predict(template, forest_trees is None, x_fit, y_fit, x_test)
+        return float(balanced_accuracy_score(y_test, predicted))
+    y_fit, y_test = (frame[target].to_numpy(dtype=float) for frame in (fit_on, test))
+    if len(y_fit) < 2 or len(y_test) == 0:
+        return float("nan")
+    template = HistGradientBoostingRegressor(random_state=seed)
+    if forest_trees is not None:
+        template = RandomForestRegressor(forest_trees, random_state=seed)
+    predicted = _fit_predict(template, forest_trees is None, x_fit, y_fit, x_test)
+    return float(r2_score(y_test, predicted))
 
 
 def _row(metric: str, column: str, value: float, reference: float, note: str) -> dict[str, Any]:

@@ -50,6 +50,22 @@ class TableEncoder:
         """The codecs with at least one model dimension."""
         return [c for c in self.codecs if c.dims]
 
+    def modelled_column(self, name: Any, role: str) -> str | None:
+        """``name`` when it is a modelled column (None stays None); ValueError otherwise.
+
+        ``role`` names the parameter in the message (for example ``"target"``).
+        """
+        if name is None:
+            return None
+        modelled = [codec.name for codec in self.modelled]
+        if name not in modelled:
+            ids = [codec.name for codec in self.ids]
+            why = "an id column, which is not modelled" if name in ids else "not a column"
+            raise ValueError(
+                f"{role} {name!r} is {why}; choose one of: {', '.join(map(str, modelled))}."
+            )
+        return str(name)
+
     @property
     def ids(self) -> list[IdCodec]:
         return [c for c in self.codecs if isinstance(c, IdCodec)]

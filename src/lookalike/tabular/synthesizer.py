@@ -46,6 +46,7 @@ from lookalike.tabular.models.registry import (
     AUTO_FAMILIES,
     JOINT_MODELS,
     check_model,
+    describe_model,
     make_model,
 )
 from lookalike.tabular.partitioned import SAMPLE_ROWS
@@ -111,6 +112,12 @@ class Synthesizer:
         Id columns are never modelled; ``"drop"`` leaves them out of the output (and
         :meth:`summary` lists them), ``"regenerate"`` fills them with new unique ids
         that differ from every observed id.
+    target : str, default=None
+        The column that models trained on the synthetic rows will predict (a label or
+        an outcome). With ``model="auto"``, the winner must keep it as predictable
+        from the other columns as the best family does (train on synthetic, test on
+        real); without it, "auto" checks up to three columns it picks, class labels
+        first. :meth:`augment` uses its own ``target`` when it fits.
     random_state : None, int, RandomState or Generator, default=None
         Seeds the encoding, the model and (when ``sample`` gets none) the sampling:
         with an int, the same table gives the same rows.
@@ -174,6 +181,7 @@ class Synthesizer:
         constraints: list[Any] | None = None,
         bounds: str | None = "observed",
         ids: str = "drop",
+        target: str | None = None,
         random_state: RandomStateLike = None,
         n_jobs: int | None = None,
         verbose: int = 0,
@@ -183,13 +191,14 @@ class Synthesizer:
         self.constraints = constraints
         self.bounds = bounds
         self.ids = ids
+        self.target = target
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The hyper-parameters (for ``sklearn.base.clone``)."""
-        names = ("model", "kinds", "constraints", "bounds", "ids", "random_state")
+        names = ("model", "kinds", "constraints", "bounds", "ids", "target", "random_state")
         return {name: getattr(self, name) for name in (*names, "n_jobs", "verbose")}
 
     def set_params(self, **params: Any) -> Self:
@@ -241,6 +250,10 @@ class Synthesizer:
 
         if is_table_source(df):
             return self._fit_partitioned(df, sample_rows, persist)
+        return self._fit_frame(df, self.target)
+
+    def _fit_frame(self, df: Any, target: str | None) -> Self:
+        """Fit to an in-memory table; "auto" keeps ``target`` predictable."""
         check_table(df)
         validate_params(self, _PARAMETERS)
         check_model(self.model)
@@ -249,7 +262,7 @@ class Synthesizer:
         codecs = fit_codecs(df, self.kinds, tails=self.bounds is None)
         encoder = self._encoder(codecs)
         Z = encoder.encode(df, rng)
-        model = self._choose_family(Z, encoder, df, rng)
+        model = self._choose_family(Z, encoder, df, rng, encoder.modelled_column(target, "target"))
         seed = int(rng.integers(0, 2**31 - 1))
         shown = model if isinstance(model, str) else type(model).__name__
         self._say(f"fitting the joint model ({shown})")
@@ -272,7 +285,12 @@ class Synthesizer:
         return encoder
 
     def _choose_family(
-        self, Z: np.ndarray, encoder: TableEncoder, df: pd.DataFrame, rng: np.random.Generator
+        self,
+        Z: np.ndarray,
+        encoder: TableEncoder,
+        df: pd.DataFrame,
+        rng: np.random.Generator,
+        target: str | None,
     ) -> Any:
         """``self.model``, or with ``"auto"`` the family the detector prefers on ``Z``."""
         self.selection_ = None
@@ -284,7 +302,7 @@ class Synthesizer:
         decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
         real = df[[c.name for c in encoder.modelled]].reset_index(drop=True)
         self.selection_ = select_family(
-            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs
+            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs, target
         )
         if self.selection_.note:
             self._say(f"model='auto': {self.selection_.note}")
@@ -318,7 +336,9 @@ class Synthesizer:
         )
         encoder = self._encoder(fitted.codecs)
         Z = encoder.encode(fitted.sample, rng)
-        model = self._choose_family(Z, encoder, fitted.sample, rng)
+        model = self._choose_family(
+            Z, encoder, fitted.sample, rng, encoder.modelled_column(self.target, "target")
+        )
         seed = int(rng.integers(0, 2**31 - 1))
         on_all = uses_partitioned_em(model)
         shown = model if isinstance(model, str) else type(model).__name__
@@ -681,24 +701,12 @@ class Synthesizer:
                 f"unknown target column {target!r}; columns are: {', '.join(map(str, df.columns))}"
             )
         if not hasattr(self, "model_"):
-            self.fit(df)
+            self._fit_frame(df, self.target if self.target is not None else target)
         if list(df.columns) != self.columns_:
             raise ValueError(
                 "df must have the columns of the table the synthesizer was fitted on."
             )
-        counts = df[target].value_counts(dropna=True)
-        if isinstance(strategy, str):
-            if strategy != "balance":
-                raise ValueError(f"strategy must be 'balance' or a dict; got {strategy!r}.")
-            wanted = {k: int(counts.max() - c) for k, c in counts.items()}
-        elif isinstance(strategy, Mapping):
-            wanted = {}
-            for k, c in strategy.items():
-                if isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 0:
-                    raise ValueError(f"strategy[{k!r}] must be a non-negative int; got {c!r}.")
-                wanted[k] = int(c)
-        else:
-            raise TypeError(f"strategy must be 'balance' or a dict; got {strategy!r}.")
+        wanted = _augment_counts(df[target], strategy)
         rng = generator(self.random_state if random_state is None else random_state)
         frames = [df]
         for label, count in wanted.items():
@@ -736,6 +744,24 @@ class Synthesizer:
 # Helpers
 
 
+def _augment_counts(column: pd.Series, strategy: Any) -> dict[Any, int]:
+    """Rows to add per class of ``column`` for :meth:`Synthesizer.augment`'s ``strategy``."""
+    counts = column.value_counts(dropna=True)
+    if isinstance(strategy, str):
+        if strategy != "balance":
+            raise ValueError(f"strategy must be 'balance' or a dict; got {strategy!r}.")
+        wanted = {k: int(counts.max() - c) for k, c in counts.items()}
+    elif isinstance(strategy, Mapping):
+        wanted = {}
+        for k, c in strategy.items():
+            if isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 0:
+                raise ValueError(f"strategy[{k!r}] must be a non-negative int; got {c!r}.")
+            wanted[k] = int(c)
+    else:
+        raise TypeError(f"strategy must be 'balance' or a dict; got {strategy!r}.")
+    return wanted
+
+
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b) and type(a) is type(b)
@@ -766,29 +792,6 @@ def _intersect(current: Any, bounds: tuple[Any, Any], codec: ColumnCodec) -> tup
     if new_high is not None and (high is None or number(new_high) < number(high)):
         high = new_high
     return (low, high)
-
-
-def describe_model(model: Any) -> str:
-    """A short description of a fitted joint model."""
-    name = type(model).__name__
-    if name == "EstimatorModel":
-        inner = model.estimator_
-        inner_name = type(inner).__name__
-        if inner_name == "GaussianMixture":
-            return (
-                f"GaussianMixture(n_components={inner.n_components}, "
-                f"covariance_type={inner.covariance_type!r}) on normal scores"
-            )
-        if inner_name == "KernelDensity":
-            bandwidth = np.asarray(inner.bandwidth_)
-            shown = f"{float(bandwidth):.4g}" if bandwidth.ndim == 0 else f"array{bandwidth.shape}"
-            return f"KernelDensity(kernel={inner.kernel!r}, bandwidth={shown}) on normal scores"
-        return f"{inner_name}() on normal scores"
-    if name == "CellMixture":
-        return f"CellMixture(cell_size={model.cell_size}, n_cells={model.n_cells_})"
-    params = {k: v for k, v in model.get_params().items() if k != "random_state"}
-    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    return f"{name}({shown})"
 
 
 __all__ = ["Synthesizer", "describe_model"]

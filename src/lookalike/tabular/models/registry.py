@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from sklearn.base import clone
 
 from lookalike.tabular.models.cells import CellMixture
@@ -108,3 +109,26 @@ def check_model(model: Any) -> None:
             f"model must be one of {', '.join(repr(m) for m in MODELS)} or a density "
             f"estimator with fit and sample (e.g. lookalike.GaussianMixture(3)); got {model!r}."
         )
+
+
+def describe_model(model: Any) -> str:
+    """A short description of a fitted joint model."""
+    name = type(model).__name__
+    if name == "EstimatorModel":
+        inner = model.estimator_
+        inner_name = type(inner).__name__
+        if inner_name == "GaussianMixture":
+            return (
+                f"GaussianMixture(n_components={inner.n_components}, "
+                f"covariance_type={inner.covariance_type!r}) on normal scores"
+            )
+        if inner_name == "KernelDensity":
+            bandwidth = np.asarray(inner.bandwidth_)
+            shown = f"{float(bandwidth):.4g}" if bandwidth.ndim == 0 else f"array{bandwidth.shape}"
+            return f"KernelDensity(kernel={inner.kernel!r}, bandwidth={shown}) on normal scores"
+        return f"{inner_name}() on normal scores"
+    if name == "CellMixture":
+        return f"CellMixture(cell_size={model.cell_size}, n_cells={model.n_cells_})"
+    params = {k: v for k, v in model.get_params().items() if k != "random_state"}
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return f"{name}({shown})"

@@ -6,11 +6,25 @@ as the fold holds. A gradient-boosted detector
 (:func:`lookalike.evaluation.detector.detector_auc`) separates each fold's real rows
 from the draws of the model that never saw them, so a family that copies its training
 rows gains nothing (pooling the folds would let the detector meet a row's copy among
-the synthetic rows of another fold's model and score copying below 0.5). The family
-with the lowest ROC AUC, averaged over folds, wins (0.5: the detector cannot tell them
-apart), among the families that do not copy: the median distance of their draws to the
-closest training row must be at least :data:`MIN_DCR_RATIO` times that of the held-out
-real rows (:func:`dcr_ratio`). Ties within :data:`TIE` keep the earlier family of
+the synthetic rows of another fold's model and score copying below 0.5). Each
+family is scored by how far its draws are from real rows in two ways, added up:
+
+- the detector's ROC AUC, averaged over folds (0.5: the detector cannot tell them
+  apart; a mean below 0.5 is the detector's noise and counts as 0.5);
+- the *utility loss*: how much worse models trained on its draws predict the utility
+  columns of the held-out fold from the other columns than models trained on the real
+  rows of the other folds (train on synthetic vs train on real, test on real;
+  balanced accuracy for labels, :math:`R^2` for numbers, averaged over columns;
+  :data:`UTILITY_TREES`-tree random forests). The utility columns are the ``target``
+  a user names, else up to :data:`UTILITY_COLUMNS` columns picked by
+  :func:`utility_columns` (class labels first). A detector sees rows one at a time
+  and, on small tables, too few of them to notice that a label no longer follows the
+  other columns; this term does.
+
+The family with the lowest sum wins among the families that do not copy: the median
+distance of their draws to the closest training row must be at least
+:data:`MIN_DCR_RATIO` times that of the held-out real rows (:func:`dcr_ratio`). Sums
+within :data:`TIE` (or the detector's standard error) keep the earlier family of
 :data:`~lookalike.tabular.models.registry.AUTO_FAMILIES`.
 
 Large tables are compared on a seeded sample of :data:`SELECTION_ROWS` rows with one
@@ -55,6 +69,12 @@ TIME_BUDGET = 120.0
 #: A family must keep its draws this far from its training rows, relative to fresh real
 #: rows (median distance to the closest training row), to be chosen.
 MIN_DCR_RATIO = 0.9
+#: Columns whose prediction from the others is checked when no target is named.
+UTILITY_COLUMNS = 3
+#: A categorical column with more levels is not taken as a class label to predict.
+MAX_LABEL_LEVELS = 20
+#: Trees of the utility models' random forests (they only rank families).
+UTILITY_TREES = 30
 
 logger = logging.getLogger("lookalike.tabular")
 
@@ -72,6 +92,8 @@ class Selection:
     folds: int = 0
     folds_used: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    utility_columns: list[str] = field(default_factory=list)
+    utility_losses: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         if not self.scores:
@@ -85,12 +107,28 @@ class Selection:
             "rows_compared": self.n_rows,
             "folds": self.folds,
             "folds_used": dict(self.folds_used),
-            "reason": (
-                f"{self.winner!r} had the lowest held-out detector ROC AUC "
-                f"({self.scores[self.winner]:.3f}; 0.5 = indistinguishable) among the "
-                f"families whose distance-to-closest-record ratio is at least {MIN_DCR_RATIO}"
-            ),
+            "utility_columns": list(self.utility_columns),
+            "utility_loss": {k: round(v, 4) for k, v in self.utility_losses.items()},
+            "reason": self._reason(),
         }
+
+    def _reason(self) -> str:
+        private = (
+            "among the families whose distance-to-closest-record ratio is at least "
+            f"{MIN_DCR_RATIO}"
+        )
+        auc = (
+            f"held-out detector ROC AUC ({self.scores[self.winner]:.3f}; 0.5 = indistinguishable)"
+        )
+        if not self.utility_losses:
+            return f"{self.winner!r} had the lowest {auc} {private}"
+        columns = ", ".join(map(repr, self.utility_columns))
+        return (
+            f"{self.winner!r} had the lowest sum of its {auc} and its utility loss "
+            f"({self.utility_losses[self.winner]:.3f}: how much worse models trained on "
+            f"its rows predict {columns} from the other columns than models trained on "
+            f"real rows) {private}"
+        )
 
     def _restore_check(self) -> None:
         """Check state restored by :func:`lookalike.load`; ValueError names a problem."""
@@ -119,6 +157,17 @@ class Selection:
             "skipped must be a list of family names",
         )
         require(
+            isinstance(self.utility_columns, list)
+            and all(isinstance(c, str) for c in self.utility_columns)
+            and isinstance(self.utility_losses, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, float) and k in self.scores
+                for k, v in self.utility_losses.items()
+            ),
+            "utility_columns must be a list of column names and utility_losses a dict "
+            "family -> float over scored families",
+        )
+        require(
             is_int(self.n_rows) and self.n_rows >= 0 and is_int(self.folds) and self.folds >= 0,
             "n_rows and folds must be ints >= 0",
         )
@@ -132,8 +181,9 @@ def select_family(
     families: Sequence[str],
     rng: np.random.Generator,
     n_jobs: int | None = None,
+    target: str | None = None,
 ) -> Selection:
-    """Compare ``families`` by held-out detector AUC (see the module docstring).
+    """Compare ``families`` by held-out detector AUC and utility (see the module docstring).
 
     Parameters
     ----------
@@ -146,6 +196,10 @@ def select_family(
         Model-space rows -> DataFrame with ``frame``'s columns.
     families : sequence of str
     rng : Generator
+    n_jobs : int or None
+    target : str or None
+        The column whose prediction from the others must survive (a column of
+        ``frame``); None picks the utility columns with :func:`utility_columns`.
     """
     from lookalike.evaluation.detector import detector_auc
 
@@ -168,23 +222,33 @@ def select_family(
     selection = Selection(winner=families[0], n_rows=int(rows.size), folds=folds)
     started = time.perf_counter()
     seed = int(rng.integers(0, 2**31 - 1))
+    utility = _UtilityCheck(real, target, seed)
+    selection.utility_columns = list(utility.columns)
     for family in families:
         if selection.scores and time.perf_counter() - started > TIME_BUDGET:
             selection.skipped.append(family)
             continue
         begin = time.perf_counter()
-        aucs, ratios, weights = [], [], []
+        aucs, ratios, weights, losses = [], [], [], []
         for fold in tested:
             fit_rows = rows[assignment != fold]
             test = np.flatnonzero(assignment == fold)
             model = make_model(family, fit_rows.size, seed, n_jobs).fit(Z[fit_rows], dims)
-            drawn = model.sample(test.size, random_state=np.random.default_rng(seed + fold))
+            # As many draws as training rows (the utility models train on either);
+            # the detector and the DCR compare as many as the fold holds.
+            drawn = model.sample(
+                max(fit_rows.size, test.size), random_state=np.random.default_rng(seed + fold)
+            )
+            decoded = decode(drawn)
             # Only rows this model never saw are compared with its draws.
             result = detector_auc(
-                real.iloc[test].reset_index(drop=True), decode(drawn), random_state=seed
+                real.iloc[test].reset_index(drop=True),
+                decoded.iloc[: test.size].reset_index(drop=True),
+                random_state=seed,
             )
             aucs.append(result.auc)
-            ratios.append(dcr_ratio(Z[fit_rows], Z[rows[test]], drawn, dims))
+            ratios.append(dcr_ratio(Z[fit_rows], Z[rows[test]], drawn[: test.size], dims))
+            losses.append(utility.loss(fold, assignment != fold, test, decoded))
             weights.append(test.size)
             if time.perf_counter() - started > TIME_BUDGET:
                 break  # scored on the folds done so far
@@ -192,22 +256,116 @@ def select_family(
         score = float(np.average(aucs, weights=weights))
         selection.scores[family] = score
         selection.dcr_ratios[family] = float(np.average(ratios, weights=weights))
+        if utility.columns:
+            selection.utility_losses[family] = float(np.average(losses, weights=weights))
         selection.seconds[family] = time.perf_counter() - begin
         logger.info(
-            "model='auto': %s scored detector AUC %.3f, DCR ratio %.2f",
+            "model='auto': %s scored detector AUC %.3f, DCR ratio %.2f, utility loss %.3f",
             family,
             score,
             selection.dcr_ratios[family],
+            selection.utility_losses.get(family, 0.0),
         )
+    selection.winner = _winner(selection, families)
+    return selection
+
+
+def _winner(selection: Selection, families: Sequence[str]) -> str:
+    """The private family with the lowest detector AUC plus utility loss."""
     private = [f for f in selection.scores if selection.dcr_ratios[f] >= MIN_DCR_RATIO]
     if not private:  # none is private enough: the one that copies least
         private = [max(selection.dcr_ratios, key=lambda f: selection.dcr_ratios[f])]
-    best = min(selection.scores[f] for f in private)
-    tie = max(TIE, 0.5 / np.sqrt(rows.size))
-    selection.winner = next(
-        f for f in families if f in private and selection.scores[f] <= best + tie
-    )
-    return selection
+    # An AUC below 0.5 is the detector's noise, not a better family: it counts as 0.5.
+    total = {
+        f: max(selection.scores[f], 0.5) + selection.utility_losses.get(f, 0.0) for f in private
+    }
+    best = min(total.values())
+    tie = max(TIE, 0.5 / np.sqrt(max(selection.n_rows, 1)))
+    return next(f for f in families if f in private and total[f] <= best + tie)
+
+
+def utility_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
+    """Up to :data:`UTILITY_COLUMNS` columns whose prediction "auto" checks.
+
+    Class labels first: categorical columns of 2 to :data:`MAX_LABEL_LEVELS` levels
+    (missing values not counted), fewest levels first, ties in table order; then
+    numeric columns that are not constant, from the last column backwards (tables
+    usually end with their outcome).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The real rows, conformed to ``kinds``
+        (:func:`lookalike.evaluation.columns.conform`).
+    kinds : dict
+        Column -> ``"numeric"`` or ``"categorical"``.
+    """
+    from lookalike.evaluation.columns import CATEGORICAL, MISSING
+
+    labels = []
+    for column, kind in kinds.items():
+        if kind == CATEGORICAL:
+            levels = frame[column][frame[column] != MISSING].nunique()
+            if 2 <= levels <= MAX_LABEL_LEVELS:
+                labels.append((levels, column))
+    chosen = [column for _, column in sorted(labels, key=lambda pair: pair[0])]
+    for column in reversed(list(kinds)):
+        if kinds[column] != CATEGORICAL and frame[column].nunique(dropna=True) > 1:
+            chosen.append(column)
+    return chosen[:UTILITY_COLUMNS]
+
+
+class _UtilityCheck:
+    """Train on synthetic, test on real, beside train on real, for the utility columns.
+
+    The reference (real training rows of a fold predicting its held-out rows) is
+    computed once per fold and column and shared by every family.
+    """
+
+    def __init__(self, real: pd.DataFrame, target: str | None, seed: int) -> None:
+        from lookalike.evaluation.columns import METRIC_KINDS, conform, registry_kinds
+
+        registry = {c: k for c, k in registry_kinds(real).items() if k in METRIC_KINDS}
+        self.kinds = {column: METRIC_KINDS[kind] for column, kind in registry.items()}
+        self.registry = registry
+        self.real = conform(real, self.kinds, "real", registry)
+        self.seed = seed
+        self.columns: list[str] = []
+        if len(self.kinds) >= 2:
+            if target is not None and target in self.kinds:
+                self.columns = [target]
+            elif target is None:
+                self.columns = utility_columns(self.real, self.kinds)
+        self._reference: dict[tuple[int, str], float] = {}
+
+    def loss(
+        self, fold: int, fit_mask: np.ndarray, test: np.ndarray, drawn: pd.DataFrame
+    ) -> float:
+        """Mean over the utility columns of (train-on-real - train-on-synthetic) score."""
+        from lookalike.evaluation.columns import conform
+        from lookalike.evaluation.utility import holdout_score
+
+        if not self.columns:
+            return 0.0
+        held_out = self.real.iloc[test].reset_index(drop=True)
+        synthetic = conform(drawn, self.kinds, "synthetic", self.registry)
+        losses = []
+        for column in self.columns:
+            key = (fold, column)
+            if key not in self._reference:
+                fit_on = self.real[fit_mask].reset_index(drop=True)
+                self._reference[key] = holdout_score(
+                    fit_on, held_out, column, self.kinds, self.seed, UTILITY_TREES
+                )
+            reference = self._reference[key]
+            score = holdout_score(
+                synthetic, held_out, column, self.kinds, self.seed, UTILITY_TREES
+            )
+            if np.isfinite(reference):
+                # R^2 can fall far below 0: a useless model scores 0, as predicting the mean.
+                useful = max(score, 0.0) if np.isfinite(score) else 0.0
+                losses.append(max(reference, 0.0) - useful)
+        return float(np.mean(losses)) if losses else 0.0
 
 
 def dcr_ratio(

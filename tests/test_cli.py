@@ -337,6 +337,17 @@ def model_file(penguins) -> Path:
     return model
 
 
+def test_fit_target_reaches_the_auto_selection(penguins, tmp_path):
+    from lookalike.persistence import load
+
+    _, data = penguins
+    model = tmp_path / "target.lookalike"
+    result = _run("fit", data, "-o", model, "--target", "island", "--seed", "0", "-q")
+    assert result.returncode == 0, result.stderr
+    selection = load(model).summary()["selection"]
+    assert selection["utility_columns"] == ["island"]
+
+
 def test_info_lists_what_was_fitted(penguins, model_file):
     from lookalike.persistence import load
 
@@ -468,6 +479,11 @@ def bad_cases(penguins, model_file) -> dict[str, tuple[list, str, str]]:
     return {
         "missing data": (["fit", folder / "nope.csv", *fit_to], "no such file", ""),
         "unknown suffix": (["fit", folder / "table.txt", *fit_to], "'.txt'", ""),
+        "unknown target": (
+            ["fit", data, *fit_to, "--target", "wingspan"],
+            "--target names unknown column 'wingspan'",
+            "",
+        ),
         "empty table": (["fit", folder / "header.csv", *fit_to], "no rows", ""),
         "unknown column": (
             ["fit", data, *fit_to, "--columns", "species,wings"],

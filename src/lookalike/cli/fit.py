@@ -95,6 +95,17 @@ def fit(
             show_default=False,
         ),
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help=(
+                "The column that models trained on the synthetic rows will predict; "
+                "--model auto then keeps it predictable from the other columns."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     ids: Annotated[
         str | None,
         typer.Option(
@@ -257,6 +268,11 @@ def fit(
     from lookalike._tables import handle_non_finite, read_table
 
     frame = read_table(table, sheet=sheet, columns=selected)
+    if target is not None and target not in frame.columns:
+        raise BadInput(
+            f"--target names unknown column {target!r}; columns are: "
+            f"{', '.join(map(str, frame.columns))}"
+        )
     unknown = [name for name in kinds if name not in frame.columns]
     if unknown:
         raise BadInput(
@@ -280,6 +296,7 @@ def fit(
         kinds=kinds or None,
         bounds=BOUNDS_CHOICES[bounds],
         ids=ids,
+        target=target,
         random_state=seed,
     )
     # The Synthesizer's stages reach the terminal through the "lookalike" logger (its

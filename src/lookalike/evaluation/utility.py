@@ -144,12 +144,13 @@ def holdout_score(
 
     Balanced accuracy (the mean recall over classes, so that a rare class whose link to
     the other columns is lost counts as much as a common one) for a class label
-    (:func:`is_classification`), :math:`R^2` otherwise, of the default model of :func:`utility_metrics` (histogram gradient boosting) trained on
-    ``fit_on``, or with ``forest_trees`` a random forest of that many trees (ten times
-    faster on small tables, where boosting pays a fixed cost per tree and class). Both
-    frames are conformed (:func:`lookalike.evaluation.columns.conform`) to ``kinds``;
-    rows with a missing target are dropped. NaN when ``fit_on`` has fewer than 2 such
-    rows or one class, or ``test`` none.
+    (:func:`is_classification`), :math:`R^2` otherwise, of the default model of
+    :func:`utility_metrics` (histogram gradient boosting) trained on ``fit_on``, or with
+    ``forest_trees`` a random forest of that many trees (ten times faster on small
+    tables, where boosting pays a fixed cost per tree and class). Both frames are
+    conformed (:func:`lookalike.evaluation.columns.conform`) to ``kinds``; rows with a
+    missing target are dropped. NaN when ``fit_on`` has fewer than 2 such rows or one
+    class, or ``test`` none.
     """
     numeric_target = kinds[target] != CATEGORICAL
     fit_on, test = (_present(frame, target, numeric_target) for frame in (fit_on, test))

@@ -115,7 +115,7 @@ def test_dcr_ratio_flags_copies(encoded):
     assert dcr_ratio(training, held_out, fresh, encoder.dims) > 0.5
 
 
-def test_utility_columns_take_labels_first_then_numbers_from_the_end():
+def test_utility_columns_take_the_last_column_then_labels():
     from lookalike.tabular.models.selection import UTILITY_COLUMNS, utility_columns
 
     frame = pd.DataFrame(
@@ -124,13 +124,23 @@ def test_utility_columns_take_labels_first_then_numbers_from_the_end():
             "three": ["a", "b", "c"] * 20,
             "n1": np.arange(60.0),
             "two": ["x", "<missing>", "y"] * 20,  # missing is not a level
+            "four": ["a", "b", "c", "d"] * 15,
             "constant": np.ones(60),
             "n2": np.arange(60.0) ** 2,
         }
     )
     kinds = {c: "numeric" if c[0] in "nc" else "categorical" for c in frame}
     assert UTILITY_COLUMNS == 3
-    assert utility_columns(frame, kinds) == ["two", "three", "n2"]
+    assert utility_columns(frame, kinds) == ["n2", "two", "three"]
+    # A constant last column is skipped; without labels, numbers from the end.
+    reordered = frame[["n2", "wide", "three", "n1", "two", "four", "constant"]]
+    assert utility_columns(reordered, {c: kinds[c] for c in reordered}) == [
+        "two",
+        "three",
+        "four",
+    ]
+    numeric = frame[["n1", "n2", "constant"]]
+    assert utility_columns(numeric, {c: "numeric" for c in numeric}) == ["n2", "n1"]
 
 
 def test_holdout_score_is_balanced_accuracy_or_r2():

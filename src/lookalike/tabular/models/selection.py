@@ -17,7 +17,7 @@ family is scored by how far its draws are from real rows in two ways, added up:
   balanced accuracy for labels, :math:`R^2` for numbers, averaged over columns;
   :data:`UTILITY_TREES`-tree random forests). The utility columns are the ``target``
   a user names, else up to :data:`UTILITY_COLUMNS` columns picked by
-  :func:`utility_columns` (class labels first). A detector sees rows one at a time
+  :func:`utility_columns` (the last column and class labels). A detector sees rows one at a time
   and, on small tables, too few of them to notice that a label no longer follows the
   other columns; this term does.
 
@@ -287,10 +287,11 @@ def _winner(selection: Selection, families: Sequence[str]) -> str:
 def utility_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
     """Up to :data:`UTILITY_COLUMNS` columns whose prediction "auto" checks.
 
-    Class labels first: categorical columns of 2 to :data:`MAX_LABEL_LEVELS` levels
-    (missing values not counted), fewest levels first, ties in table order; then
-    numeric columns that are not constant, from the last column backwards (tables
-    usually end with their outcome).
+    The last column when it can be predicted (tables usually end with their outcome):
+    a class label (a categorical column of 2 to :data:`MAX_LABEL_LEVELS` levels, missing
+    values not counted) or a numeric column that is not constant; then the other class
+    labels, fewest levels first (ties in table order). A table without either gets its
+    last non-constant numeric columns.
 
     Parameters
     ----------
@@ -302,16 +303,20 @@ def utility_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
     """
     from lookalike.evaluation.columns import CATEGORICAL, MISSING
 
-    labels = []
+    labels, numbers = [], []
     for column, kind in kinds.items():
         if kind == CATEGORICAL:
             levels = frame[column][frame[column] != MISSING].nunique()
             if 2 <= levels <= MAX_LABEL_LEVELS:
                 labels.append((levels, column))
-    chosen = [column for _, column in sorted(labels, key=lambda pair: pair[0])]
-    for column in reversed(list(kinds)):
-        if kinds[column] != CATEGORICAL and frame[column].nunique(dropna=True) > 1:
-            chosen.append(column)
+        elif frame[column].nunique(dropna=True) > 1:
+            numbers.append(column)
+    by_levels = [column for _, column in sorted(labels, key=lambda pair: pair[0])]
+    last = list(kinds)[-1] if kinds else None
+    chosen = [last] if last in by_levels or last in numbers else []
+    chosen += [column for column in by_levels if column not in chosen]
+    if not chosen:
+        chosen = numbers[::-1]
     return chosen[:UTILITY_COLUMNS]
 
 

@@ -115,4 +115,5 @@ def write_dataset(rows: Any, output: Path) -> None:
     from lookalike._io import atomic_directory
 
     with atomic_directory(output) as temporary:
-        rows.to_parquet(str(temporary), write_index=False)
+        # An absolute path: the workers need not share the client's working folder.
+        rows.to_parquet(str(temporary.resolve()), write_index=False)

@@ -580,9 +580,9 @@ def bad_cases(penguins, model_file) -> dict[str, tuple[list, str, str]]:
             "--model must be one of auto, trees, cells, gaussian, gmm, kde",
             "",
         ),
-        "table option with dask": (
-            ["fit", data, *fit_to, "--dask", "local", "--bounds", "clip"],
-            "--bounds applies to table fits",
+        "excel option with dask": (
+            ["fit", data, *fit_to, "--dask", "local", "--sheet", "first"],
+            "--sheet reads Excel files, which --dask cannot; use Parquet or CSV",
             "",
         ),
         "one row": (["fit", folder / "one.csv", *fit_to], "has 1 row; .* at least 2", ""),
@@ -603,7 +603,7 @@ _BAD_NAMES = [
     "too many rows", "seed too large for fit", "negative seed for sample",
     "seed too large for evaluate", "seed too large for demo", "fractional integer in where",
     "bad kind syntax", "kind of an unknown column", "unknown kind", "bad bounds",
-    "bad model", "table option with dask", "one row", "only id columns",
+    "bad model", "excel option with dask", "one row", "only id columns",
 ]  # fmt: skip
 
 

@@ -1,23 +1,30 @@
-"""``lookalike fit``: a Synthesizer fitted to one table (or, with ``--dask``, a mixture)."""
+"""``lookalike fit``: a Synthesizer fitted to a table, in memory or on a Dask cluster."""
 
 from __future__ import annotations
 
 import sys
 from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from lookalike._logging import stage
+from lookalike.cli._models import (
+    MIXTURE_COVARIANCE,
+    MIXTURE_MAX_ITER,
+    MIXTURE_TOL,
+    check_kind_columns,
+    joint_model,
+    report_fit,
+)
 from lookalike.cli._shared import (
-    MODEL_CHOICES,
     NON_FINITE_CHOICES,
     BadInput,
     check_choice,
     check_seed,
     command,
-    echo,
     log,
     refuse_same,
     split_columns,
@@ -30,12 +37,8 @@ IDS_CHOICES = ("drop", "regenerate")
 _GLOB_CHARACTERS = frozenset("*?[")
 #: Fewest rows a table fit learns from (one row has no spread to learn).
 MIN_ROWS = 2
-
-#: ``lookalike fit --dask`` defaults (repeated in the help; the fit lives in dask_fit.py).
-DASK_COMPONENTS = 8
-DASK_COVARIANCE = "full"
-DASK_MAX_ITER = 100
-DASK_TOL = 1e-3
+#: ``--sample-rows`` default: the Synthesizer's ``sample_rows`` (repeated in the help).
+DASK_SAMPLE_ROWS = 200_000
 
 
 @command
@@ -61,7 +64,8 @@ def fit(
             "-m",
             help=(
                 "Joint model: auto (chosen by a held-out detector), trees, cells, gaussian, "
-                "gmm or kde (default: auto; gmm with --dask)."
+                "gmm or kde (default: auto). All run with --dask: gaussian and gmm by EM on "
+                "every row, the others on a seeded sample of --sample-rows rows."
             ),
             show_default=False,
         ),
@@ -129,10 +133,7 @@ def fit(
             "--non-finite",
             help=(
                 "Rows with inf/-inf in numeric columns: 'missing' keeps the rows and treats "
-                "those entries as missing values; 'drop' removes the rows. With --dask, "
-                "'missing' fits the mixture with missing values integrated out "
-                "(missing='em') and 'drop' also drops rows with missing values "
-                "(default: missing)."
+                "those entries as missing values; 'drop' removes the rows (default: missing)."
             ),
             show_default=False,
         ),
@@ -142,9 +143,10 @@ def fit(
         typer.Option(
             "--dask",
             help=(
-                "Fit a GaussianMixture with Dask: 'local' starts a cluster on this machine "
-                "(one worker per core), or give a scheduler address such as "
-                "tcp://10.0.0.5:8786. Needs the dask extra of lookalike."
+                "Fit on a Dask cluster, partition by partition, without collecting the "
+                "table: 'local' starts a cluster on this machine (one worker per core), or "
+                "give a scheduler address such as tcp://10.0.0.5:8786. Needs the dask extra "
+                "of lookalike."
             ),
             show_default=False,
         ),
@@ -154,7 +156,10 @@ def fit(
         typer.Option(
             "--components",
             "-k",
-            help=f"--dask: number of mixture components (default: {DASK_COMPONENTS}).",
+            help=(
+                "A mixture of this many components as the joint model (--model gmm with "
+                "its size fixed; default: gmm chooses it by BIC)."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -163,8 +168,8 @@ def fit(
         typer.Option(
             "--covariance",
             help=(
-                "--dask: covariance type: full, tied, diag or spherical "
-                f"(default: {DASK_COVARIANCE})."
+                "With -k: the mixture's covariance type, full, tied, diag or spherical "
+                f"(default: {MIXTURE_COVARIANCE})."
             ),
             show_default=False,
         ),
@@ -173,7 +178,7 @@ def fit(
         int | None,
         typer.Option(
             "--max-iter",
-            help=f"--dask: most EM iterations (default: {DASK_MAX_ITER}).",
+            help=f"With -k: most EM iterations (default: {MIXTURE_MAX_ITER}).",
             show_default=False,
         ),
     ] = None,
@@ -182,8 +187,19 @@ def fit(
         typer.Option(
             "--tol",
             help=(
-                "--dask: stop when the mean log-likelihood gains less than this "
-                f"(default: {DASK_TOL:g})."
+                "With -k: stop when the mean log-likelihood gains less than this "
+                f"(default: {MIXTURE_TOL:g})."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    sample_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--sample-rows",
+            help=(
+                "--dask: rows of the seeded sample that fits the columns' marginals and the "
+                f"models other than gaussian and gmm (default: {DASK_SAMPLE_ROWS})."
             ),
             show_default=False,
         ),
@@ -193,8 +209,9 @@ def fit(
         typer.Option(
             "--persist/--no-persist",
             help=(
-                "--dask: keep the data in the workers' memory across EM iterations, or "
-                "re-read it on every pass (out of core) (default: persist)."
+                "--dask: keep every row's normal scores in the workers' memory across EM "
+                "iterations, or encode the partitions again on every pass (out of core) "
+                "(default: persist when they fit in a quarter of the workers' memory)."
             ),
             show_default=False,
         ),
@@ -206,79 +223,57 @@ def fit(
         bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
     ] = False,
 ) -> None:
-    """Fit a synthesizer to a table (or, with --dask, a mixture to a dataset) and save it.
+    """Fit a synthesizer to a table (in memory, or with --dask on a cluster) and save it.
 
     Example: lookalike fit penguins.csv -o penguins.lookalike --model gmm --seed 0
 
     Example: lookalike fit data.csv -o m.lookalike --kind year=categorical --bounds clip
 
-    Example: lookalike fit 'sales/*.parquet' -o sales.lookalike --dask local -k 12
+    Example: lookalike fit 'sales/*.parquet' -o sales.lookalike --dask local --seed 0
     """
     check_seed(seed)
+    joint = joint_model(model, components, covariance, max_iter, tol, seed)
+    non_finite = "missing" if non_finite is None else non_finite
+    bounds = "observed" if bounds is None else bounds
+    ids = "drop" if ids is None else ids
+    check_choice("--non-finite", non_finite, NON_FINITE_CHOICES)
+    check_choice("--bounds", bounds, tuple(BOUNDS_CHOICES))
+    check_choice("--ids", ids, IDS_CHOICES)
+    kinds = parse_kinds(kind or [])
+    selected = split_columns(columns)
+    options = _SynthesizerOptions(joint, kinds, BOUNDS_CHOICES[bounds], ids, target, seed)
     if dask is not None:
-        table_only = {"--kind": kind, "--bounds": bounds, "--ids": ids}
-        for option, value in table_only.items():
-            if value is not None:
-                raise BadInput(f"{option} applies to table fits, not to --dask mixture fits")
-        from lookalike.cli.dask_fit import DaskOptions, fit_on_dask
+        if sheet is not None:
+            raise BadInput("--sheet reads Excel files, which --dask cannot; use Parquet or CSV")
+        from lookalike.cli.dask_fit import DaskFit, fit_on_dask
 
         fit_on_dask(
             data,
             output,
             dask,
-            DaskOptions(
-                model=model,
-                columns=split_columns(columns),
-                sheet=sheet,
-                seed=seed,
+            DaskFit(
+                synthesizer=options.make,
+                columns=selected,
+                kinds=kinds,
                 non_finite=non_finite,
-                components=DASK_COMPONENTS if components is None else components,
-                covariance=DASK_COVARIANCE if covariance is None else covariance,
-                max_iter=DASK_MAX_ITER if max_iter is None else max_iter,
-                tol=DASK_TOL if tol is None else tol,
-                persist=True if persist is None else persist,
+                sample_rows=DASK_SAMPLE_ROWS if sample_rows is None else sample_rows,
+                persist="auto" if persist is None else persist,
             ),
             quiet,
         )
         return
 
-    dask_only = {
-        "--components": components,
-        "--covariance": covariance,
-        "--max-iter": max_iter,
-        "--tol": tol,
-        "--persist/--no-persist": persist,
-    }
+    dask_only = {"--sample-rows": sample_rows, "--persist/--no-persist": persist}
     for option, given in dask_only.items():
         if given is not None:
             raise BadInput(f"{option} applies to --dask fits only; add --dask local or ADDRESS")
-    model = "auto" if model is None else model
-    non_finite = "missing" if non_finite is None else non_finite
-    bounds = "observed" if bounds is None else bounds
-    ids = "drop" if ids is None else ids
-    check_choice("--model", model, MODEL_CHOICES)
-    check_choice("--non-finite", non_finite, NON_FINITE_CHOICES)
-    check_choice("--bounds", bounds, tuple(BOUNDS_CHOICES))
-    check_choice("--ids", ids, IDS_CHOICES)
-    kinds = parse_kinds(kind or [])
     table = _single_table(data)
     refuse_same(output, table, "the input table")
-    selected = split_columns(columns)
 
     from lookalike._tables import handle_non_finite, read_table
 
     frame = read_table(table, sheet=sheet, columns=selected)
-    if target is not None and target not in frame.columns:
-        raise BadInput(
-            f"--target names unknown column {target!r}; columns are: "
-            f"{', '.join(map(str, frame.columns))}"
-        )
-    unknown = [name for name in kinds if name not in frame.columns]
-    if unknown:
-        raise BadInput(
-            f"--kind names unknown column(s) {', '.join(map(repr, unknown))}; columns are: "
-            f"{', '.join(map(str, frame.columns))}"
-        )
+    check_kind_columns(kinds, [str(name) for name in frame.columns], target)
     frame, report = handle_non_finite(frame, non_finite)
     if report:
         warn(report)
@@ -289,16 +284,8 @@ def fit(
             f"{table} has {frame.shape[0]} row; a synthesizer learns from at least {MIN_ROWS}"
         )
     from lookalike.persistence import save
-    from lookalike.tabular import Synthesizer
 
-    synthesizer = Synthesizer(
-        model=model,
-        kinds=kinds or None,
-        bounds=BOUNDS_CHOICES[bounds],
-        ids=ids,
-        target=target,
-        random_state=seed,
-    )
+    synthesizer = options.make()
     # The Synthesizer's stages reach the terminal through the "lookalike" logger (its
     # verbose printing would repeat them); anything a library prints goes to stderr.
     shape = frame.shape
@@ -310,17 +297,31 @@ def fit(
     with stage(log, "saving %s", output):
         saved = save(synthesizer, output)
     if not quiet:
-        summary = synthesizer.summary()
-        echo(
-            f"fitted {frame.shape[0]} rows, {frame.shape[1]} columns with "
-            f"{summary.get('model', model)}; saved to {saved}"
+        report_fit(synthesizer, saved, "")
+
+
+@dataclass(frozen=True)
+class _SynthesizerOptions:
+    """The Synthesizer the options describe (made afresh for each fit)."""
+
+    model: Any
+    kinds: dict[str, str]
+    bounds: str | None
+    ids: str
+    target: str | None
+    seed: int | None
+
+    def make(self) -> Any:
+        from lookalike.tabular import Synthesizer
+
+        return Synthesizer(
+            model=self.model,
+            kinds=self.kinds or None,
+            bounds=self.bounds,
+            ids=self.ids,
+            target=self.target,
+            random_state=self.seed,
         )
-        id_columns = _id_columns(summary)
-        if id_columns and ids == "drop":
-            echo(
-                f"id column(s) {', '.join(id_columns)} are not modelled and samples leave "
-                "them out (--ids regenerate fills them with new unique ids)"
-            )
 
 
 def parse_kinds(items: list[str]) -> dict[str, str]:
@@ -343,10 +344,6 @@ def parse_kinds(items: list[str]) -> dict[str, str]:
             raise BadInput(f"column {name!r} is given twice in --kind")
         kinds[name] = value
     return kinds
-
-
-def _id_columns(summary: dict[str, Any]) -> list[str]:
-    return [str(c["name"]) for c in summary.get("columns", []) if c.get("kind") == "id"]
 
 
 def _single_table(data: str) -> Path:

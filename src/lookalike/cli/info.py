@@ -19,8 +19,8 @@ def info(
 ) -> None:
     """Show what a model file holds: columns, kinds, missing rates, model, score.
 
-    For a GaussianMixture (from 'lookalike fit --dask'): components, covariance
-    type, features, EM iterations and lower bound.
+    For a GaussianMixture (saved from Python): components, covariance type,
+    features, EM iterations and lower bound.
 
     Example: lookalike info penguins.lookalike
     """
@@ -57,6 +57,14 @@ def info(
     if summary.get("dropped_ids"):
         console.print(f"id columns left out: {', '.join(summary['dropped_ids'])}", highlight=False)
     console.print(f"model dimensions: {summary.get('n_model_dims')}", highlight=False)
+    partitions = summary.get("partitions")
+    if partitions:
+        console.print(
+            f"fitted partition by partition ({partitions.get('partitions')} partitions): "
+            f"codecs from a seeded sample of {partitions.get('sample_rows')} rows, the model "
+            f"{partitions.get('model_fit')}",
+            highlight=False,
+        )
 
 
 def _mixture_info(mixture: Any, path: Path) -> None:

@@ -1,15 +1,19 @@
-"""``lookalike sample``: new rows from a model file, optionally conditioned, as a table."""
+"""``lookalike sample``: new rows from a model file, optionally conditioned, as a table.
+
+With ``--dask`` the rows are drawn on a cluster into a partitioned Parquet dataset
+(:mod:`lookalike.cli.dask_sample`).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from lookalike._logging import stage
-from lookalike.cli._models import feature_names, is_mixture, load_model
+from lookalike.cli._models import is_mixture, load_model, mixture_rows
 from lookalike.cli._shared import BadInput, check_seed, command, echo, log, refuse_same
 from lookalike.cli.where import parse_where
 
@@ -41,6 +45,30 @@ def sample(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed, 0 to 4294967295.")
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help=(
+                "Draw the rows on a Dask cluster, partition by partition, and write them as "
+                "a partitioned Parquet dataset: -o names a new (or empty) folder. 'local' "
+                "starts a cluster on this machine, or give a scheduler address such as "
+                "tcp://10.0.0.5:8786."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            help=(
+                "--dask: Parquet files to write (default: one per million rows). The rows "
+                "depend on --seed and on this number, never on the number of workers."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")
     ] = False,
@@ -48,9 +76,11 @@ def sample(
         bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
     ] = False,
 ) -> None:
-    """Draw new rows from a model file and write them as a table.
+    """Draw new rows from a model file and write them as a table (or, with --dask, a dataset).
 
     Example: lookalike sample m.lookalike -n 500 -o new.csv -w species=Adelie -w year=2007..2008
+
+    Example: lookalike sample m.lookalike -n 100000000 -o new_rows/ --dask local --seed 0
     """
     from lookalike._tables import check_writable, write_table
 
@@ -58,14 +88,26 @@ def sample(
         raise BadInput(f"-n must be at least 1, got {n}")
     check_seed(seed)
     refuse_same(output, model, "the model file")
+    if dask is not None:
+        from lookalike.cli.dask_sample import sample_on_dask
+
+        sample_on_dask(model, n, output, dask, where or [], seed, partitions, quiet)
+        return
+    if partitions is not None:
+        raise BadInput("--partitions applies to --dask samples only; add --dask local or ADDRESS")
+    if output.is_dir():
+        raise BadInput(
+            f"{output} is a folder; give a file name for the output table, or add --dask "
+            "local to write a partitioned Parquet dataset into a new folder"
+        )
     check_writable(output)
     with stage(log, "loading %s", model):
         fitted = load_model(model)
     if is_mixture(fitted):
         if where:
             raise BadInput(
-                f"--where needs a Synthesizer; {model} holds a {type(fitted).__name__} "
-                "(from 'lookalike fit --dask'), which samples without conditions"
+                f"--where needs a Synthesizer; {model} holds a {type(fitted).__name__}, "
+                "which samples without conditions"
             )
         n_features = fitted.means_.shape[1]
         check_fits_in_memory(n, 2 * n_features, f"{n_features} columns")
@@ -100,17 +142,6 @@ def check_fits_in_memory(n: int, values_per_row: int, what: str) -> None:
             f"has {_bytes(total)}; draw at most about {most:,} rows per call (and write "
             "several files)"
         )
-
-
-def mixture_rows(mixture: Any, n: int, seed: int | None) -> Any:
-    """``n`` rows drawn from a fitted mixture, shuffled, as a DataFrame of its features."""
-    import numpy as np
-    import pandas as pd
-
-    generator = np.random.default_rng(seed)
-    values, _ = mixture.sample(n, random_state=generator)
-    values = values[generator.permutation(n)]  # sample() groups the rows by component
-    return pd.DataFrame(values, columns=feature_names(mixture))
 
 
 def _physical_memory() -> int | None:

@@ -232,10 +232,7 @@ class GaussianConditioningMixin:
         weights, means, covariances = self._parameters64()
         weights = weights / weights.sum()
         log_weights = np.log(np.maximum(weights, np.finfo(np.float64).tiny))
-        patterns, inverse = group_patterns(np.isnan(data))
-        # Rows of each pattern, in row order: one stable sort, then contiguous runs.
-        order = np.argsort(inverse, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(patterns)))])
+        patterns, members = group_patterns(np.isnan(data))
         todo = [index for index, pattern in enumerate(patterns) if pattern.any()]
         # One independent stream per pattern, drawn up front, so that the result does not
         # depend on the order in which threads finish.
@@ -252,7 +249,7 @@ class GaussianConditioningMixin:
             pattern = patterns[index]
             self._impute_pattern(
                 data,
-                order[starts[index] : starts[index + 1]],
+                members[index],
                 np.flatnonzero(~pattern),
                 np.flatnonzero(pattern),
                 (log_weights, means, covariances),

@@ -22,9 +22,10 @@ from sklearn.utils.validation import check_is_fitted
 from lookalike._features import feature_indices, split_known
 from lookalike._math import conditioning as cd
 from lookalike._math import gaussian as gm
-from lookalike._math.blocks import block_rows, map_blocks, row_slices, single_threaded_blas
+from lookalike._math.blocks import block_rows, row_slices
 from lookalike._math.covariance import structure
 from lookalike._math.missing import group_patterns
+from lookalike._parallel import map_blocks, single_threaded_blas
 from lookalike._validation import RandomStateLike, as_random_state, validate_data
 
 FeatureKey = int | str

@@ -55,12 +55,13 @@ is that of the empty vector, ``log p = 0``, so their log joint is ``log w_k``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import NamedTuple
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from lookalike._math.blocks import block_rows, single_threaded_blas
+from lookalike._math.blocks import block_rows
 from lookalike._math.covariance import structure
 from lookalike._math.em import Moments, e_step_block, log_joint_block, normalise_log_columns
 from lookalike._math.gaussian import LOG_2PI, ExpandedGaussians
@@ -360,12 +361,17 @@ def log_joint_block_missing(
     means: np.ndarray,
     covariances: np.ndarray,
     covariance_type: str,
+    pattern_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> np.ndarray:
     """``log w_k + log N_k(x_o)`` for a centred feature-major block with NaN: (k, b).
 
     Complete columns use the expanded complete-data densities (``expanded``);
     the others the marginal of their observed entries. ``means`` (k, d) are
     centred like ``xt``; ``covariances`` are shaped by ``covariance_type``.
+    ``pattern_context()`` is entered around the per-pattern factorisations and
+    solves of full and tied mixtures: many tiny LAPACK calls, for which callers
+    pass :func:`lookalike._parallel.single_threaded_blas` (BLAS threads there
+    only cost synchronisation).
 
     Examples
     --------
@@ -398,7 +404,7 @@ def log_joint_block_missing(
         )
     else:
         part_out = np.empty((len(log_weights), len(incomplete)))
-        with single_threaded_blas():
+        with pattern_context():
             _log_joint_patterns(part, log_weights, means, covariances, covariance_type, part_out)
         out[:, incomplete] = part_out
     return out
@@ -412,6 +418,7 @@ def e_step_block_missing(
     means: np.ndarray,
     covariances: np.ndarray,
     covariance_type: str,
+    pattern_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> Moments:
     """E-step over a centred feature-major block whose missing entries are NaN.
 
@@ -421,7 +428,8 @@ def e_step_block_missing(
     :func:`~lookalike._math.em.e_step_block` itself (so a block without NaN
     gives exactly its result); columns with no observed entry are ignored.
     ``means`` (k, d) are centred like ``xt`` and, with ``covariances``, are the
-    parameters that ``expanded`` encodes.
+    parameters that ``expanded`` encodes; ``pattern_context`` is that of
+    :func:`log_joint_block_missing`.
     """
     complete = ~np.isnan(xt).any(axis=0)
     if complete.all():
@@ -444,7 +452,7 @@ def e_step_block_missing(
             part, part_weight, log_weights, means, covariances, covariance_type
         )
     else:
-        with single_threaded_blas():
+        with pattern_context():
             moments = _moments_patterns(
                 part, part_weight, log_weights, means, covariances, covariance_type
             )

@@ -14,6 +14,8 @@ from lookalike.cli._shared import (
     MODEL_CHOICES,
     NON_FINITE_CHOICES,
     BadInput,
+    QuietOption,
+    VerboseOption,
     check_choice,
     check_seed,
     command,
@@ -188,12 +190,8 @@ def fit(
             show_default=False,
         ),
     ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
-    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Fit a synthesizer to a table (or, with --dask, a mixture to a dataset) and save it.
 

@@ -2,9 +2,10 @@
 
 Pure functions on arrays, no validation. Split the features of a covariance
 ``S`` into known ones ``o`` and missing ones ``m``. Every conditional in
-lookalike (a Gaussian mixture given some features, the missing-data E-step,
-a Gaussian kernel density estimate given some features) needs the same three
-pieces, computed here once:
+lookalike (a Gaussian mixture given some features and its imputation, the
+missing-data E-step, a Gaussian kernel density estimate given some features,
+the tabular models' draws given fixed points) needs the same three pieces,
+computed here once:
 
 .. math::
 

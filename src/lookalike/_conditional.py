@@ -22,9 +22,10 @@ from sklearn.utils.validation import check_is_fitted
 from lookalike._features import feature_indices, split_known
 from lookalike._math import conditioning as cd
 from lookalike._math import gaussian as gm
-from lookalike._math.blocks import block_rows, map_blocks, row_slices, single_threaded_blas
+from lookalike._math.blocks import block_rows, row_slices
 from lookalike._math.covariance import structure
 from lookalike._math.missing import group_patterns
+from lookalike._parallel import map_blocks, single_threaded_blas
 from lookalike._validation import RandomStateLike, as_random_state, validate_data
 
 FeatureKey = int | str
@@ -232,10 +233,7 @@ class GaussianConditioningMixin:
         weights, means, covariances = self._parameters64()
         weights = weights / weights.sum()
         log_weights = np.log(np.maximum(weights, np.finfo(np.float64).tiny))
-        patterns, inverse = group_patterns(np.isnan(data))
-        # Rows of each pattern, in row order: one stable sort, then contiguous runs.
-        order = np.argsort(inverse, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(patterns)))])
+        patterns, members = group_patterns(np.isnan(data))
         todo = [index for index, pattern in enumerate(patterns) if pattern.any()]
         # One independent stream per pattern, drawn up front, so that the result does not
         # depend on the order in which threads finish.
@@ -252,7 +250,7 @@ class GaussianConditioningMixin:
             pattern = patterns[index]
             self._impute_pattern(
                 data,
-                order[starts[index] : starts[index + 1]],
+                members[index],
                 np.flatnonzero(~pattern),
                 np.flatnonzero(pattern),
                 (log_weights, means, covariances),

@@ -362,6 +362,26 @@ def as_random_state(random_state: RandomStateLike) -> np.random.RandomState:
     )
 
 
+def seed_sequence(random_state: Any) -> np.random.SeedSequence:
+    """A ``SeedSequence`` whose children seed independent streams (chunks, partitions).
+
+    A ``SeedSequence`` is used as it is; ``None`` draws fresh entropy; an int seeds it
+    directly; a ``Generator`` gives one draw of its stream; anything else goes through
+    :func:`as_random_state` and gives four draws of it (a ``RandomState``, or a
+    ValueError naming what is accepted).
+    """
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if random_state is None:
+        return np.random.SeedSequence()
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(int(random_state.integers(0, 2**63 - 1)))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.SeedSequence(int(random_state))
+    rng = as_random_state(random_state)
+    return np.random.SeedSequence([int(v) for v in rng.randint(0, 2**31 - 1, size=4)])
+
+
 def check_array_shape(array: np.ndarray, expected: Iterable[int], name: str) -> None:
     """Raise ValueError unless ``array.shape == expected``."""
     expected = tuple(expected)

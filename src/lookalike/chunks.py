@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import numbers
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -293,20 +294,33 @@ def _check_csv_columns(file: str, selected: list[str] | None, options: dict[str,
             raise ValueError(f"Column(s) {missing} are not in {file} (it has {names}).")
 
 
-def _expand(path: str | Path, suffixes: tuple[str, ...]) -> list[str]:
-    """Files of a file path, a directory (files with ``suffixes``) or a glob, sorted."""
-    text = str(path)
+def matching_files(path: str | os.PathLike[str], suffixes: tuple[str, ...]) -> list[str] | None:
+    """Files of a file path, a directory or a glob, sorted; ``None`` if there is no such path.
+
+    A directory is searched recursively for files whose names end with one of
+    ``suffixes`` (case-insensitive, e.g. ``(".csv", ".csv.gz")``); a glob (a path
+    with ``*``, ``?`` or ``[``) is expanded recursively as it is; a file is itself.
+    The list may be empty (a glob or directory without a match).
+    """
+    text = os.fspath(path)
     if any(char in text for char in "*?["):
-        files = sorted(glob.glob(text, recursive=True))
-    elif Path(text).is_dir():
-        files = sorted(
+        return sorted(glob.glob(text, recursive=True))
+    if Path(text).is_dir():
+        return sorted(
             str(file)
             for file in Path(text).rglob("*")
             if file.is_file() and file.name.lower().endswith(suffixes)
         )
-    elif Path(text).is_file():
-        files = [text]
-    else:
+    if Path(text).is_file():
+        return [text]
+    return None
+
+
+def _expand(path: str | Path, suffixes: tuple[str, ...]) -> list[str]:
+    """Files of a file path, a directory (files with ``suffixes``) or a glob, sorted."""
+    text = str(path)
+    files = matching_files(text, suffixes)
+    if files is None:
         raise FileNotFoundError(f"No such file or directory: {text!r}")
     if not files:
         raise FileNotFoundError(f"No {'/'.join(suffixes)} files match {text!r}")

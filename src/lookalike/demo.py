@@ -176,12 +176,10 @@ def _write_report(
 
 
 def _write_grid(real: np.ndarray, new: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from lookalike.plotting import plot_digits
+    from lookalike.plotting.backend import pyplot
+
+    plt = pyplot("Agg", needed_by="lookalike demo needs")
 
     fig, axes = plt.subplots(2, 1, figsize=(6, 12))
     plot_digits(real, ax=axes[0], title="Real digits")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lookalike._validation import RandomStateLike, as_random_state
+from lookalike._validation import RandomStateLike, seed_sequence
 from lookalike.chunks import Chunks
 from lookalike.partitions import INSTALL_HINT, import_dask, map_rows
 from lookalike.partitions import total_and_count as total_and_count  # re-exported
@@ -94,7 +94,7 @@ def sample(
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
     if not isinstance(chunk_rows, int | np.integer) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}.")
-    root = _seed_sequence(random_state)
+    root = seed_sequence(random_state)
     sizes = [min(chunk_rows, n_samples - start) for start in range(0, n_samples, chunk_rows)]
     first = estimator.sample(1, random_state=np.random.default_rng(0))
     model = dask.delayed(estimator, pure=True)
@@ -116,19 +116,6 @@ def sample(
             for position, example in enumerate(first)
         )
     return stacked(lambda chunk: chunk, first)
-
-
-def _seed_sequence(random_state: Any) -> np.random.SeedSequence:
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if random_state is None:
-        return np.random.SeedSequence()
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(int(random_state.integers(0, 2**63 - 1)))
-    if isinstance(random_state, int | np.integer):
-        return np.random.SeedSequence(int(random_state))
-    rng = as_random_state(random_state)
-    return np.random.SeedSequence([int(v) for v in rng.randint(0, 2**31 - 1, size=4)])
 
 
 # --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from lookalike._math import gaussian as gm
 from lookalike._math.blocks import block_rows, row_slices
 from lookalike._math.covariance import structure
 from lookalike._math.far import log_posteriors
+from lookalike._math.stats import weighted_scatter
 from lookalike._restore import check_mixture_state, has_fitted_state, require
 from lookalike._validation import (
     Constraint,
@@ -160,7 +161,8 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
         )
         check_scale(data, min_spread=True)
         weights = check_sample_weight(sample_weight, data.shape[0])
-        mean, scatter = _weighted_moments(data, weights, self.covariance_type)
+        full = not structure(self.covariance_type).diagonal
+        mean, scatter = weighted_scatter(data, weights, full)
         covariance = self._checked_covariance(data, mean, scatter)
         self._set_state(mean, covariance, data.dtype)
         return self
@@ -320,35 +322,7 @@ class Gaussian(GaussianConditioningMixin, DensityMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------------------
-# Helpers on arrays
-
-
-def _weighted_moments(
-    X: np.ndarray, weights: np.ndarray | None, covariance_type: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean (d,) and scatter about it divided by the total weight.
-
-    Two passes over row blocks in float64: the mean, then the scatter about it
-    (full: (d, d); diag and spherical: the per-feature variances (d,)).
-    """
-    n_samples, n_features = X.shape
-    blocks = row_slices(n_samples, block_rows(8 * 2 * max(n_features, 1)))
-    total = float(n_samples) if weights is None else float(weights.sum())
-    column_sums = np.zeros(n_features)
-    for rows in blocks:
-        block = X[rows].astype(np.float64, copy=False)
-        column_sums += block.sum(axis=0) if weights is None else weights[rows] @ block
-    mean = column_sums / total
-    full = not structure(covariance_type).diagonal
-    scatter = np.zeros((n_features, n_features) if full else n_features)
-    for rows in blocks:
-        centred = X[rows].astype(np.float64) - mean
-        weighted = centred if weights is None else centred * weights[rows, np.newaxis]
-        scatter += weighted.T @ centred if full else np.einsum("ij,ij->j", weighted, centred)
-    scatter /= total
-    if full:
-        scatter = 0.5 * (scatter + scatter.T)
-    return mean, scatter
+# Messages
 
 
 def _singular_message(n_samples: int, n_features: int, feature: int | None) -> str:

@@ -6,8 +6,6 @@ components; the kernels are compared at rtol 1e-10 unless stated.
 
 from __future__ import annotations
 
-import threading
-import time
 import warnings
 
 import numpy as np
@@ -394,34 +392,6 @@ def test_row_slices_cover_rows_in_order(n, size):
     assert_array_equal(covered, np.arange(n))
     assert all(s.stop - s.start <= size for s in slices)
     assert len(slices) == -(-n // size)
-
-
-def test_effective_n_jobs():
-    import os
-
-    cores = os.cpu_count() or 1
-    assert blocks.effective_n_jobs(None) == cores
-    assert blocks.effective_n_jobs(1) == 1
-    assert blocks.effective_n_jobs(3) == 3
-    assert blocks.effective_n_jobs(-1) == cores
-    assert blocks.effective_n_jobs(-cores - 5) == 1
-
-
-def test_map_blocks_keeps_order_under_threads():
-    slices = blocks.row_slices(20, 2)
-    seen_threads: set[int] = set()
-
-    def work(rows: slice) -> int:
-        time.sleep(0.002 * (10 - rows.start // 2))  # later blocks finish first
-        seen_threads.add(threading.get_ident())
-        return rows.start
-
-    assert list(blocks.map_blocks(work, slices, n_jobs=2)) == [s.start for s in slices]
-    assert len(seen_threads) == 2
-    assert list(blocks.map_blocks(work, slices, n_jobs=1)) == [s.start for s in slices]
-    # Reduction in block order: string concatenation is not commutative.
-    reduced = blocks.reduce_blocks(lambda rows: str(rows.start), slices, n_jobs=2)
-    assert reduced == "".join(str(s.start) for s in slices)
 
 
 # --------------------------------------------------------------------------------------

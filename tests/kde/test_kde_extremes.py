@@ -266,7 +266,7 @@ def test_pruning_allows_for_the_rounding_of_projections(kernel, monkeypatch):
     points = np.vstack([near, [[8e16, 6e16], [-8e16, -6e16]]])
     queries = near + np.array([0.0, 0.5])
     training = engine.prepare_training_points(points, None)
-    ours = engine.log_kernel_sums(queries, training, KERNELS[kernel], n_jobs=1)
+    ours = engine.log_kernel_sums(queries, training, KERNELS[kernel])  # serial by default
     # Only the pair's own point is within reach (the others are 64 apart).
     expected = log_kernel(kernel, np.full(len(queries), 0.5))
     assert_allclose(ours, expected, rtol=1e-12)

@@ -592,7 +592,7 @@ def isj_1d(
         keep = weights > 0
         x, weights = x[keep], weights[keep]
     if n_eff is None:
-        n_eff = float(x.size) if weights is None else effective_sample_size(weights)
+        n_eff = sample_size(x, weights)
     low, high = float(np.min(x)), float(np.max(x))
     data_range = high - low
     if not data_range > 0.0 or not n_eff > 1.0:

@@ -1,25 +1,17 @@
-"""Row blocks sized from a memory budget, and an ordered parallel map over them.
+"""Row blocks sized from a memory budget, and how a pure function maps over them.
 
 Every pass over data in lookalike walks the rows in blocks whose temporaries fit
-a fixed budget, so memory never grows with the number of rows. Blocks run on a
-thread pool: NumPy and BLAS release the GIL, so element-wise work (``exp``,
-squares) uses every core, which BLAS threading alone does not give. While the
-pool runs, BLAS is limited to one thread per worker to avoid oversubscription.
-
-Results come back in block order and are reduced in that order, so the numbers
-do not depend on thread scheduling.
+a fixed budget, so memory never grows with the number of rows. Functions in
+``_math`` that walk blocks take a :class:`BlockMap` (default :data:`SERIAL`):
+they never start threads themselves. The thread pool that runs blocks side by
+side is :func:`lookalike._parallel.block_map`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-
-from threadpoolctl import ThreadpoolController
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -51,63 +43,33 @@ def row_slices(n_rows: int, rows_per_block: int) -> list[slice]:
     ]
 
 
-def effective_n_jobs(n_jobs: int | None) -> int:
-    """Threads to use: ``None`` means every core, negative counts from the end."""
-    cores = os.cpu_count() or 1
-    if n_jobs is None:
-        return cores
-    if n_jobs < 0:
-        return max(cores + 1 + n_jobs, 1)
-    return max(int(n_jobs), 1)
+class BlockMap(Protocol):
+    """How a pure function maps over its row blocks.
 
-
-@functools.cache
-def _threadpool_controller() -> ThreadpoolController:
-    """One controller per process: building one scans the loaded libraries (~5 ms)."""
-    return ThreadpoolController()
-
-
-def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
-    """Context in which BLAS runs on one thread.
-
-    For work split over our own threads, and for many tiny factorisations and
-    solves, where BLAS threads only cost synchronisation (on two busy cores a
-    (3, 3) triangular solve of 100 columns took 15 ms with two BLAS threads and
-    0.2 ms with one).
+    ``block_map(func, blocks)`` returns ``func(block)`` for every block, in block
+    order, so whatever is reduced from them does not depend on scheduling.
+    ``n_threads`` says how many blocks may run at once: functions size their
+    blocks by it (at least one block per thread) and pass it to a library's own
+    ``workers`` (``scipy.fft``). :data:`SERIAL` maps in the calling thread;
+    :func:`lookalike._parallel.block_map` gives the thread pool, which lives
+    outside ``_math``.
     """
-    return _threadpool_controller().limit(limits=1, user_api="blas")
+
+    @property
+    def n_threads(self) -> int: ...
+
+    def __call__(self, func: Callable[[slice], T], blocks: Sequence[slice]) -> Iterator[T]: ...
 
 
-def single_threaded_libraries() -> contextlib.AbstractContextManager[Any]:
-    """Context in which BLAS and OpenMP both run on one thread."""
-    return _threadpool_controller().limit(limits=1)
+@dataclass(frozen=True)
+class SerialMap:
+    """The :class:`BlockMap` that runs every block in the calling thread."""
+
+    n_threads: int = 1
+
+    def __call__(self, func: Callable[[slice], T], blocks: Sequence[slice]) -> Iterator[T]:
+        return map(func, blocks)
 
 
-def map_blocks(
-    func: Callable[[slice], T], blocks: Sequence[slice], n_jobs: int | None = None
-) -> Iterator[T]:
-    """``func(block)`` for every block, in block order, on up to ``n_jobs`` threads.
-
-    A single block, or a single thread, runs inline with BLAS left as it is.
-    """
-    n_threads = min(effective_n_jobs(n_jobs), len(blocks))
-    if n_threads <= 1:
-        for block in blocks:
-            yield func(block)
-        return
-    with (
-        single_threaded_blas(),
-        ThreadPoolExecutor(max_workers=n_threads) as pool,
-    ):
-        yield from pool.map(func, blocks)
-
-
-def reduce_blocks(
-    func: Callable[[slice], T], blocks: Sequence[slice], n_jobs: int | None = None
-) -> T:
-    """Sum of ``func(block)`` over blocks (in block order)."""
-    results = map_blocks(func, blocks, n_jobs)
-    total = next(results)
-    for result in results:
-        total = total + result  # type: ignore[operator]
-    return total
+#: Every block in the calling thread, one after the other.
+SERIAL = SerialMap()

@@ -15,9 +15,11 @@ conditional of ``x_m`` given ``x_o`` is Gaussian with (Schur complement)
 
 Both come from one Cholesky factor ``S_oo = L L^T``: with ``W = L^{-1} S_om``,
 ``S_{m|o} = S_mm - W^T W`` and ``A^T = L^{-T} W`` (two triangular solves, no
-inverse). ``A`` and ``S_{m|o}`` do not depend on ``x_o``, so they are computed
-once per pattern of missing features and reused for every row with that
-pattern. For a mixture the component weights are updated by Bayes' rule,
+inverse); the factorisation is :func:`lookalike._math.schur.schur_factors`, shared
+with the missing-data E-step and the conditionals of kernel density estimates.
+``A`` and ``S_{m|o}`` do not depend on ``x_o``, so they are computed once per
+pattern of missing features and reused for every row with that pattern. For a
+mixture the component weights are updated by Bayes' rule,
 
 .. math::
 
@@ -40,6 +42,7 @@ from scipy.linalg import lapack
 from lookalike._math import gaussian as gm
 from lookalike._math.covariance import structure
 from lookalike._math.logspace import log_normalise
+from lookalike._math.schur import lapack_result, schur_factors
 
 
 class GaussianRegression(NamedTuple):
@@ -110,33 +113,6 @@ def mixture_moments(
 # Regression coefficients and conditional covariances
 
 
-def _lapack_result(result: tuple[np.ndarray, int]) -> np.ndarray:
-    """The array of a LAPACK call; ``LinAlgError`` when its ``info`` is not zero."""
-    array, info = result
-    if info != 0:
-        raise np.linalg.LinAlgError(f"LAPACK info={info}: matrix not positive definite")
-    return array
-
-
-def _schur_of_matrix(
-    covariance: np.ndarray, known: np.ndarray, missing: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``A`` (m, o), ``S_m|o`` (m, m) and the precision factor of ``S_oo`` for one matrix.
-
-    Calls LAPACK directly (``potrf``, ``trtrs``, ``trtri``: the routines behind
-    ``scipy.linalg.cho_factor`` and ``solve_triangular``), which on small
-    matrices is tens of times faster than the checked wrappers.
-    """
-    known_block = np.asfortranarray(covariance[np.ix_(known, known)])
-    lower = _lapack_result(lapack.dpotrf(known_block, lower=1, clean=1))
-    cross = np.asfortranarray(covariance[np.ix_(known, missing)])
-    whitened = _lapack_result(lapack.dtrtrs(lower, cross, lower=1))
-    coefficients_t = _lapack_result(lapack.dtrtrs(lower, whitened, lower=1, trans=1))
-    conditional = covariance[np.ix_(missing, missing)] - whitened.T @ whitened
-    factor = _lapack_result(lapack.dtrtri(lower, lower=1)).T
-    return coefficients_t.T, 0.5 * (conditional + conditional.T), factor
-
-
 def gaussian_regression(
     covariances: np.ndarray, covariance_type: str, known: np.ndarray, missing: np.ndarray
 ) -> GaussianRegression:
@@ -157,13 +133,18 @@ def gaussian_regression(
     matrices = kind.stack(covariances)
     k = len(matrices)
     coefficients = np.zeros((k, m, o))
-    conditional = np.empty((k, m, m))
     factors = np.empty((k, o, o))
-    for j, matrix in enumerate(matrices):
-        if o == 0:
-            conditional[j] = matrix[np.ix_(missing, missing)]
-        else:
-            coefficients[j], conditional[j], factors[j] = _schur_of_matrix(matrix, known, missing)
+    if o == 0:
+        conditional = matrices[:, missing[:, np.newaxis], missing]
+    else:
+        schur = schur_factors(matrices, known, missing)
+        conditional = schur.complement
+        for j in range(k):
+            # A^T = L^{-T} W and the precision factor L^{-T} of S_oo: triangular solves.
+            coefficients[j] = lapack_result(
+                lapack.dtrtrs(schur.lower[j], schur.cross[j], lower=1, trans=1)
+            ).T
+            factors[j] = lapack_result(lapack.dtrtri(schur.lower[j], lower=1)).T
     return GaussianRegression(
         known,
         missing,

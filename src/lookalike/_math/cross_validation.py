@@ -39,7 +39,7 @@ import math
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from lookalike._math.blocks import effective_n_jobs, map_blocks, row_slices
+from lookalike._math.blocks import SERIAL, BlockMap, row_slices
 from lookalike._math.distances import (
     LARGEST_SQUARED_NORM,
     augment_points,
@@ -63,7 +63,7 @@ def held_out_log_densities(
     test: np.ndarray,
     kernel: Kernel,
     bandwidths: np.ndarray,
-    n_jobs: int | None = None,
+    block_map: BlockMap = SERIAL,
 ) -> np.ndarray:
     """Log-density of every test row under the estimate of every bandwidth.
 
@@ -77,7 +77,8 @@ def held_out_log_densities(
     kernel : Kernel
     bandwidths : ndarray of shape (g,)
         Positive isotropic bandwidths.
-    n_jobs : int, default=None
+    block_map : BlockMap, default=SERIAL
+        How blocks of test rows are mapped (at least one block per thread).
 
     Returns
     -------
@@ -102,7 +103,7 @@ def held_out_log_densities(
     inverse_sq = 1.0 / (bandwidths / scale) ** 2
     rows_per_block = max(1, min(1024, CV_BLOCK_BYTES // (8 * max(train.shape[0], 1))))
     # At least one block per thread.
-    rows_per_block = min(rows_per_block, -(-test.shape[0] // effective_n_jobs(n_jobs)))
+    rows_per_block = min(rows_per_block, -(-test.shape[0] // block_map.n_threads))
     smallest_bandwidth = float(bandwidths.min()) / scale
 
     def one_block(rows: slice) -> np.ndarray:
@@ -118,7 +119,7 @@ def held_out_log_densities(
         return out
 
     blocks = row_slices(test.shape[0], rows_per_block)
-    sums = np.concatenate(list(map_blocks(one_block, blocks, n_jobs)), axis=1)
+    sums = np.concatenate(list(block_map(one_block, blocks)), axis=1)
     return sums + (log_norms - math.log(total_weight))[:, np.newaxis]
 
 

@@ -22,12 +22,13 @@ Conditional
         S = H_{mm} - H_{mo} H_{oo}^{-1} H_{om},
 
     again a Gaussian kernel density estimate, with one bandwidth ``S`` shared by
-    all points. With ``H`` reordered as ``[o, m]`` and factored as ``L L^T``,
-    ``z_i = L_oo^{-1} (x_o - x_{i,o})`` gives the log-weights
-    ``log w_i - |z_i|^2 / 2`` (up to a constant), the shifts
-    ``H_mo H_oo^{-1} (x_o - x_{i,o}) = L_mo z_i`` and ``S = L_mm L_mm^T``, so no
-    inverse is formed and ``S`` is positive definite by construction. For a
-    diagonal ``H`` the cross terms vanish: no shift, ``S = H_mm``.
+    all points. With ``H_oo = L L^T`` and ``W = L^{-1} H_om`` (the Schur
+    factorisation of :func:`lookalike._math.schur.schur_factors`, shared with
+    the conditionals of Gaussian mixtures), ``z_i = L^{-1} (x_o - x_{i,o})``
+    gives the log-weights ``log w_i - |z_i|^2 / 2`` (up to a constant), the
+    shifts ``H_mo H_oo^{-1} (x_o - x_{i,o}) = W^T z_i`` and ``S = H_mm - W^T W``,
+    so no inverse is formed. For a diagonal ``H`` the cross terms vanish: no
+    shift, ``S = H_mm``.
 
 The weights are normalised in log space; points whose weight is below the
 smallest normal float relative to the largest are dropped (their terms could not
@@ -42,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
+
+from lookalike._math.schur import schur_factors
 
 # Weights below this fraction of the largest are dropped: exp of anything smaller is
 # subnormal (or zero) in float64.
@@ -134,15 +137,13 @@ def condition_gaussian_kde(
         centres = points[:, unknown]
         conditional: float | np.ndarray = restrict_bandwidth(band, unknown)
     else:
-        order = np.concatenate([known, unknown])
-        lower = np.linalg.cholesky(band[np.ix_(order, order)])
-        o = len(known)
-        z = solve_triangular(lower[:o, :o], offsets.T, lower=True)  # (o, n)
+        schur = schur_factors(band[np.newaxis], known, unknown)
+        lower = schur.lower[0]
+        z = solve_triangular(lower, offsets.T, lower=True)  # (o, n)
         squared = np.einsum("ij,ij->j", z, z)
-        log_det = float(np.log(np.diagonal(lower[:o, :o])).sum())
-        centres = points[:, unknown] + z.T @ lower[o:, :o].T
-        tail = lower[o:, o:]
-        conditional = tail @ tail.T
+        log_det = float(np.log(np.diagonal(lower)).sum())
+        centres = points[:, unknown] + z.T @ schur.cross[0]
+        conditional = schur.complement[0]
     log_weights = -0.5 * squared
     if weights is not None:
         with np.errstate(divide="ignore"):

@@ -76,7 +76,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from lookalike._math.blocks import map_blocks, row_slices
+from lookalike._math.blocks import SERIAL, BlockMap, row_slices
 from lookalike._math.distances import (
     EPS,
     LARGEST_SQUARED_NORM,
@@ -224,7 +224,7 @@ def log_kernel_sums(
     queries: np.ndarray,
     training: TrainingPoints,
     kernel: Kernel,
-    n_jobs: int | None = None,
+    block_map: BlockMap = SERIAL,
     squared_distance: SquaredDistance | None = None,
 ) -> np.ndarray:
     """``log sum_j w_j k(|q_i - x_j|^2)`` for every query (m, d): shape (m,).
@@ -236,8 +236,9 @@ def log_kernel_sums(
         non-finite coordinate (one that overflowed when scaled) gets ``-inf``.
     training : TrainingPoints
     kernel : Kernel
-    n_jobs : int, default=None
-        Threads over query blocks (``None``: every core).
+    block_map : BlockMap, default=SERIAL
+        How query blocks are mapped (:func:`lookalike._parallel.block_map`
+        runs them on threads).
     squared_distance : callable, default=None
         ``f(q_rows, x_rows) -> (b, c)`` squared scaled distances for a
         non-Euclidean metric. It replaces the matrix-product distances and
@@ -274,7 +275,7 @@ def log_kernel_sums(
             return plan.exact_rows(wide_queries[rows])
 
         exact_blocks = row_slices(wide_rows.size, QUERY_BLOCK_ROWS)
-        out[wide_rows] = np.concatenate(list(map_blocks(exact_block, exact_blocks, n_jobs)))
+        out[wide_rows] = np.concatenate(list(block_map(exact_block, exact_blocks)))
     if regular.size:
         chosen = queries[regular]
         projections = chosen @ training.axis
@@ -286,7 +287,7 @@ def log_kernel_sums(
             return plan.block(sorted_queries[rows], sorted_projections[rows])
 
         blocks = row_slices(regular.size, QUERY_BLOCK_ROWS)
-        out[regular[order]] = np.concatenate(list(map_blocks(one_block, blocks, n_jobs)))
+        out[regular[order]] = np.concatenate(list(block_map(one_block, blocks)))
     return out
 
 

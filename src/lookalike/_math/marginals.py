@@ -269,9 +269,35 @@ def to_uniform(marginal: Marginal, x: np.ndarray, rng: np.random.Generator) -> n
     never crosses into a neighbouring atom.
     """
     below, at = cdf_interval(marginal, x)
-    fraction = _INTERVAL_MARGIN + (1.0 - 2.0 * _INTERVAL_MARGIN) * rng.random(np.shape(x))
-    u = below + (at - below) * fraction
+    u = uniform_within(below, at, rng, _INTERVAL_MARGIN)
     return _off_zero_mass_edges(marginal, u, at > below)
+
+
+def uniform_within(
+    low: np.ndarray, high: np.ndarray, rng: np.random.Generator, margin: float = 0.0
+) -> np.ndarray:
+    """One uniform draw in each probability interval ``[low, high]``, ``margin`` inside.
+
+    ``u = low + (high - low) (margin + (1 - 2 margin) U)`` with ``U`` from
+    ``rng.random(low.shape)``: the one draw behind the randomised probability
+    integral transform (:func:`to_uniform`) and the normal scores of a discrete
+    level (the codecs' and the joint models' ``level_scores``). With ``margin=0``
+    it is exactly ``low + (high - low) U``.
+
+    Parameters
+    ----------
+    low, high : ndarray of the same shape
+        Ends of the intervals, ``0 <= low <= high <= 1``.
+    rng : numpy.random.Generator
+    margin : float, default=0.0
+        Keep the draws this fraction of each interval's width off its ends.
+
+    Returns
+    -------
+    u : ndarray of the shape of ``low``
+    """
+    fraction = margin + (1.0 - 2.0 * margin) * rng.random(np.shape(low))
+    return low + (high - low) * fraction
 
 
 def _off_zero_mass_edges(marginal: Marginal, u: np.ndarray, atom: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ and ``E[x x^T] = E[x] E[x]^T + C`` (``C`` on the missing block only). With
 ``L`` the lower Cholesky factor of ``S_oo``, ``z = L^{-1} (x_o - mu_o)`` and
 ``W = L^{-1} S_om``: ``log p_k(x_o) = -|z|^2 / 2 - sum log L_ii - |o| log(2 pi) / 2``,
 ``x_hat_m = mu_m + W^T z`` and ``C = S_mm - W^T W``: solves with the factor, no
-inverse.
+inverse (the factorisation is :func:`lookalike._math.schur.schur_factors`, the one
+shared by every conditional).
 
 Cost
 ----
@@ -54,15 +55,17 @@ is that of the empty vector, ``log p = 0``, so their log joint is ``log w_k``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import NamedTuple
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from lookalike._math.blocks import block_rows, single_threaded_blas
+from lookalike._math.blocks import block_rows
 from lookalike._math.covariance import structure
 from lookalike._math.em import Moments, e_step_block, log_joint_block, normalise_log_columns
 from lookalike._math.gaussian import LOG_2PI, ExpandedGaussians
+from lookalike._math.schur import schur_factors
 
 __all__ = [
     "e_step_block_missing",
@@ -85,13 +88,22 @@ def empty_moments(n_components: int, n_features: int, covariance_type: str) -> M
     )
 
 
-def group_patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a boolean mask (n, d) and each row's pattern index (n,).
+def group_patterns(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Distinct rows of a boolean mask (n, d) and the indices of the rows of each.
 
     The one grouping of rows by missing pattern (EM here, imputation in
-    :mod:`lookalike._conditional`). Rows are packed into bits first; up to 64
-    features a pattern is one uint64, so finding the distinct ones is a 1-D
-    ``np.unique``.
+    :mod:`lookalike._conditional`). Returns ``(patterns, members)``: the
+    distinct rows ``patterns`` (p, d) and, for each, the indices of the rows
+    equal to it, in increasing order (one stable sort, then contiguous runs).
+    Rows are packed into bits first; up to 64 features a pattern is one uint64,
+    so finding the distinct ones is a 1-D ``np.unique``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> patterns, members = group_patterns(np.array([[1, 0], [0, 0], [1, 0]], dtype=bool))
+    >>> patterns.astype(int).tolist(), [rows.tolist() for rows in members]
+    ([[0, 0], [1, 0]], [[1], [0, 2]])
     """
     packed = np.packbits(mask, axis=1)
     if packed.shape[1] <= 8:
@@ -101,7 +113,11 @@ def group_patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     else:
         _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    return mask[first], inverse.reshape(-1)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(first) + 1))
+    members = [order[bounds[p] : bounds[p + 1]] for p in range(len(first))]
+    return mask[first], members
 
 
 def missing_patterns(
@@ -114,15 +130,11 @@ def missing_patterns(
     data) that share it, in increasing order, patterns in lexicographic order
     of their packed masks (the order of the E-step's sums).
     """
-    patterns, inverse = group_patterns(observed.T)
+    patterns, members = group_patterns(observed.T)
     packed = np.packbits(patterns, axis=1)
-    ranked = np.lexsort(packed.T[::-1])
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(patterns) + 1))
-    for p in ranked:
-        columns = order[bounds[p] : bounds[p + 1]]
+    for p in np.lexsort(packed.T[::-1]):
         mask = patterns[p]
-        yield np.flatnonzero(mask), np.flatnonzero(~mask), columns
+        yield np.flatnonzero(mask), np.flatnonzero(~mask), members[p]
 
 
 # --------------------------------------------------------------------------------------
@@ -132,28 +144,25 @@ def missing_patterns(
 class _Pattern(NamedTuple):
     """Factors of one missing pattern, one per covariance matrix (k, or 1 for tied).
 
-    ``lower`` (j, |o|, |o|) Cholesky factors of ``S_oo``; ``cross`` (j, |o|, |m|)
-    ``W = L^{-1} S_om``; ``schur`` (j, |m|, |m|) ``S_mm - W^T W``; ``constant``
-    (j,) ``-sum log L_ii - |o| log(2 pi) / 2``.
+    ``lower``, ``cross`` and ``complement`` are those of
+    :func:`~lookalike._math.schur.schur_factors`; ``constant`` (j,) is
+    ``-sum log L_ii - |o| log(2 pi) / 2``.
     """
 
     observed: np.ndarray
     missing: np.ndarray
     lower: np.ndarray
     cross: np.ndarray
-    schur: np.ndarray
+    complement: np.ndarray
     constant: np.ndarray
 
 
 def _pattern_factors(matrices: np.ndarray, observed: np.ndarray, missing: np.ndarray) -> _Pattern:
     """Factorise the observed block of every covariance in ``matrices`` (j, d, d)."""
-    lower = np.linalg.cholesky(matrices[:, observed[:, np.newaxis], observed])
-    # Solves with the triangular factor (batched over components; no inverse).
-    cross = np.linalg.solve(lower, matrices[:, observed[:, np.newaxis], missing])
-    schur = matrices[:, missing[:, np.newaxis], missing] - np.swapaxes(cross, 1, 2) @ cross
-    half_log_det = np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+    schur = schur_factors(matrices, observed, missing)
+    half_log_det = np.log(np.diagonal(schur.lower, axis1=1, axis2=2)).sum(axis=1)
     constant = -half_log_det - 0.5 * len(observed) * LOG_2PI
-    return _Pattern(observed, missing, lower, cross, schur, constant)
+    return _Pattern(observed, missing, schur.lower, schur.cross, schur.complement, constant)
 
 
 def _pattern_rows(
@@ -257,7 +266,7 @@ def _moments_patterns(
             sums += (expected @ resp[:, :, np.newaxis])[:, :, 0]
             scatter = (expected * resp[:, np.newaxis, :]) @ np.swapaxes(expected, 1, 2)
             scatter[:, missing[:, np.newaxis], missing] += (
-                masses[:, np.newaxis, np.newaxis] * pattern.schur
+                masses[:, np.newaxis, np.newaxis] * pattern.complement
             )
             # Tied pools the scatter of all components (a full mixture of one
             # component keeps its own, in the packed layout).
@@ -352,12 +361,17 @@ def log_joint_block_missing(
     means: np.ndarray,
     covariances: np.ndarray,
     covariance_type: str,
+    pattern_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> np.ndarray:
     """``log w_k + log N_k(x_o)`` for a centred feature-major block with NaN: (k, b).
 
     Complete columns use the expanded complete-data densities (``expanded``);
     the others the marginal of their observed entries. ``means`` (k, d) are
     centred like ``xt``; ``covariances`` are shaped by ``covariance_type``.
+    ``pattern_context()`` is entered around the per-pattern factorisations and
+    solves of full and tied mixtures: many tiny LAPACK calls, for which callers
+    pass :func:`lookalike._parallel.single_threaded_blas` (BLAS threads there
+    only cost synchronisation).
 
     Examples
     --------
@@ -390,7 +404,7 @@ def log_joint_block_missing(
         )
     else:
         part_out = np.empty((len(log_weights), len(incomplete)))
-        with single_threaded_blas():
+        with pattern_context():
             _log_joint_patterns(part, log_weights, means, covariances, covariance_type, part_out)
         out[:, incomplete] = part_out
     return out
@@ -404,6 +418,7 @@ def e_step_block_missing(
     means: np.ndarray,
     covariances: np.ndarray,
     covariance_type: str,
+    pattern_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> Moments:
     """E-step over a centred feature-major block whose missing entries are NaN.
 
@@ -413,7 +428,8 @@ def e_step_block_missing(
     :func:`~lookalike._math.em.e_step_block` itself (so a block without NaN
     gives exactly its result); columns with no observed entry are ignored.
     ``means`` (k, d) are centred like ``xt`` and, with ``covariances``, are the
-    parameters that ``expanded`` encodes.
+    parameters that ``expanded`` encodes; ``pattern_context`` is that of
+    :func:`log_joint_block_missing`.
     """
     complete = ~np.isnan(xt).any(axis=0)
     if complete.all():
@@ -436,7 +452,7 @@ def e_step_block_missing(
             part, part_weight, log_weights, means, covariances, covariance_type
         )
     else:
-        with single_threaded_blas():
+        with pattern_context():
             moments = _moments_patterns(
                 part, part_weight, log_weights, means, covariances, covariance_type
             )

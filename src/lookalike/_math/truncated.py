@@ -8,7 +8,8 @@ S_k)`` conditioned on some coordinates being fixed points and others lying in
 intervals. Coordinates are ordered ``[points P, intervals I, free F]``:
 
 1. Fixing ``x_P`` gives each component its conditional over ``(I, F)`` by the Schur
-   complement and reweights it by ``N(x_P; mu_kP, S_kPP)``.
+   complement (:func:`lookalike._math.schur.schur_factors`, the factorisation shared
+   by every conditional) and reweights it by ``N(x_P; mu_kP, S_kPP)``.
 2. Within a component, with ``L`` the Cholesky factor of the conditional covariance
    (intervals first), ``x = m + L e``; the interval coordinates are drawn one after
    the other, each ``e_t`` from a standard normal truncated so that ``x_t`` stays in
@@ -30,9 +31,16 @@ Proceedings of the 23rd Symposium on the Interface*, 571-578.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 from scipy import special
 from scipy.special import logsumexp
+
+from lookalike._math.schur import schur_factors
+
+T = TypeVar("T")
 
 #: Most proposals drawn per wanted row when several intervals need importance weights.
 MAX_PROPOSALS_PER_ROW = 64
@@ -156,34 +164,49 @@ def _condition_on_points(
     rest: np.ndarray,
     x_fixed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Conditional means over ``rest``, log-density of the points, Cholesky factor."""
-    s_rr = covariance[np.ix_(rest, rest)]
+    """Conditional means over ``rest``, log-density of the points, Cholesky factor.
+
+    With the Schur factors of ``S`` over the points ``P`` (``S_PP = L L^T``,
+    ``W = L^{-1} S_P,rest``) and ``z = L^{-1} (x_P - mu_P)``: the conditional
+    means are ``mu_rest + W^T z``, the log-density ``-|z|^2 / 2 - sum log L_ii
+    - |P| log(2 pi) / 2``, the conditional covariance the Schur complement.
+    """
     if fixed.size == 0:
-        return means[:, rest], np.zeros(means.shape[0]), _cholesky(s_rr)
-    s_ff = covariance[np.ix_(fixed, fixed)]
-    s_rf = covariance[np.ix_(rest, fixed)]
-    l_ff = _cholesky(s_ff)
+        rest_block = covariance[np.ix_(rest, rest)]
+        return means[:, rest], np.zeros(means.shape[0]), _jittered(np.linalg.cholesky, rest_block)
+    schur = _jittered(
+        lambda matrix: schur_factors(matrix[np.newaxis], fixed, rest), covariance, fixed
+    )
+    lower = schur.lower[0]
     deviations = x_fixed - means[:, fixed]  # (k, p)
-    solved = np.linalg.solve(l_ff, deviations.T)  # (p, k)
+    solved = np.linalg.solve(lower, deviations.T)  # (p, k)
     log_density = (
         -0.5 * np.sum(solved**2, axis=0)
-        - np.sum(np.log(np.diag(l_ff)))
+        - np.sum(np.log(np.diag(lower)))
         - 0.5 * fixed.size * np.log(2 * np.pi)
     )
-    gain = np.linalg.solve(l_ff.T, np.linalg.solve(l_ff, s_rf.T)).T  # (r, p)
-    cond_means = means[:, rest] + deviations @ gain.T
-    cond_cov = s_rr - gain @ s_rf.T
-    return cond_means, log_density, _cholesky(0.5 * (cond_cov + cond_cov.T))
+    cond_means = means[:, rest] + solved.T @ schur.cross[0]
+    return cond_means, log_density, _jittered(np.linalg.cholesky, schur.complement[0])
 
 
-def _cholesky(matrix: np.ndarray) -> np.ndarray:
+def _jittered(
+    factorise: Callable[[np.ndarray], T], matrix: np.ndarray, diagonal: np.ndarray | None = None
+) -> T:
+    """``factorise(matrix)``, retried with growing jitter on ``matrix[diagonal, diagonal]``.
+
+    ``diagonal=None`` jitters the whole diagonal. The jitter starts at ``1e-10``
+    times the mean of those diagonal entries and grows tenfold, six tries in all.
+    """
     if matrix.size == 0:
-        return matrix
+        return factorise(matrix)
+    indices = np.arange(matrix.shape[0]) if diagonal is None else diagonal
     jitter = 0.0
-    scale = float(np.mean(np.diag(matrix))) if matrix.shape[0] else 1.0
+    scale = float(np.mean(matrix[indices, indices]))
     for _ in range(6):
+        jittered = matrix.copy()
+        jittered[indices, indices] += jitter
         try:
-            return np.linalg.cholesky(matrix + jitter * np.eye(matrix.shape[0]))
+            return factorise(jittered)
         except np.linalg.LinAlgError:
             jitter = max(jitter * 10.0, 1e-10 * max(scale, 1e-300))
     raise np.linalg.LinAlgError("the conditional covariance is not positive definite")

@@ -32,11 +32,19 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from lookalike._logging import LOGGER_NAME
+
+#: ``--quiet/-q``, an option of every command.
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+#: ``--verbose/-v``, an option of every command.
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
+]
 
 #: Exit status for bad input (the same as for a command-line usage error).
 EXIT_BAD_INPUT = 2

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lookalike.cli._shared import check_seed, command, echo
+from lookalike.cli._shared import QuietOption, VerboseOption, check_seed, command, echo
 
 
 @command
@@ -16,12 +16,8 @@ def demo(
         "lookalike-demo"
     ),
     seed: Annotated[int, typer.Option("--seed", help="Random seed, 0 to 4294967295.")] = 0,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
-    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Fit mixtures to the bundled digits, print BIC and AIC, write 100 new digits.
 

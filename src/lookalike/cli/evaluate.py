@@ -10,7 +10,16 @@ import typer
 
 from lookalike._io import atomic_open
 from lookalike._logging import stage
-from lookalike.cli._shared import BadInput, check_seed, command, echo, log, refuse_same
+from lookalike.cli._shared import (
+    BadInput,
+    QuietOption,
+    VerboseOption,
+    check_seed,
+    command,
+    echo,
+    log,
+    refuse_same,
+)
 
 
 @command
@@ -58,12 +67,8 @@ def evaluate(
         typer.Option("--target", help="Column to predict for the utility metrics (TSTR)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed, 0 to 4294967295.")] = 0,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
-    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Compare synthetic rows with real ones; write metrics and figures as one HTML file.
 

@@ -22,6 +22,8 @@ from lookalike.cli._models import (
 from lookalike.cli._shared import (
     NON_FINITE_CHOICES,
     BadInput,
+    QuietOption,
+    VerboseOption,
     check_choice,
     check_seed,
     command,
@@ -216,12 +218,8 @@ def fit(
             show_default=False,
         ),
     ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
-    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Fit a synthesizer to a table (in memory, or with --dask on a cluster) and save it.
 

@@ -14,7 +14,16 @@ import typer
 
 from lookalike._logging import stage
 from lookalike.cli._models import is_mixture, load_model, mixture_rows
-from lookalike.cli._shared import BadInput, check_seed, command, echo, log, refuse_same
+from lookalike.cli._shared import (
+    BadInput,
+    QuietOption,
+    VerboseOption,
+    check_seed,
+    command,
+    echo,
+    log,
+    refuse_same,
+)
 from lookalike.cli.where import parse_where
 
 #: Bytes a drawn row costs per model feature and per output column, at the least.
@@ -69,12 +78,8 @@ def sample(
             show_default=False,
         ),
     ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")
-    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Draw new rows from a model file and write them as a table (or, with --dask, a dataset).
 

@@ -6,7 +6,7 @@ Squared distances come from one matrix product per block
 (:mod:`lookalike._math.distances`); entries near zero, where the expansion's rounding
 would matter, are recomputed exactly from the differences, so identical rows are at
 distance exactly 0. Blocks run on a thread pool with one BLAS thread each
-(:func:`lookalike._math.blocks.map_blocks`): the products are thin, bound by writing the
+(:func:`lookalike._parallel.map_blocks`): the products are thin, bound by writing the
 block rather than by arithmetic, and each block is reduced (minimum, comparison) by the
 thread that made it. Results come back in block order, so they do not depend on threads.
 """
@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from lookalike._math.blocks import map_blocks, row_slices
+from lookalike._math.blocks import row_slices
 from lookalike._math.distances import (
     augment_points,
     augment_queries,
@@ -28,6 +28,7 @@ from lookalike._math.distances import (
     squared_distances,
     squared_norms,
 )
+from lookalike._parallel import map_blocks
 
 T = TypeVar("T")
 

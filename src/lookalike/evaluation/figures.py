@@ -38,6 +38,7 @@ from lookalike.evaluation.columns import (
 )
 from lookalike.evaluation.distances import nearest_distances
 from lookalike.evaluation.fidelity import correlation_matrix
+from lookalike.plotting.backend import pyplot
 
 #: Most columns drawn in the marginal-distribution figure (those a detector finds most
 #: different first, when the report has column AUCs).
@@ -65,16 +66,8 @@ class RenderedFigure:
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the evaluation report's figures need matplotlib: pip install 'lookalike[plot]'"
-        ) from error
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    """``matplotlib.pyplot`` on the Agg backend (no display needed)."""
+    return pyplot("Agg", needed_by="the evaluation report's figures need")
 
 
 # --------------------------------------------------------------------------------------

@@ -10,17 +10,16 @@ same partitioning give the same rows.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lookalike._validation import check_not_complex, is_dask_collection
+from lookalike.chunks import matching_files
 from lookalike.evaluation.columns import as_frame
 
 
@@ -51,17 +50,8 @@ def _draw(lengths: Sequence[int], max_rows: int | None, rng: np.random.Generator
 def parquet_files(path: str | os.PathLike[str]) -> list[str]:
     """The Parquet files of a file path, a directory (searched recursively) or a glob."""
     text = os.fspath(path)
-    if any(char in text for char in "*?["):
-        files = sorted(glob.glob(text, recursive=True))
-    elif Path(text).is_dir():
-        files = sorted(
-            str(p)
-            for p in Path(text).rglob("*")
-            if p.is_file() and p.suffix.lower() in (".parquet", ".pq")
-        )
-    elif Path(text).is_file():
-        files = [text]
-    else:
+    files = matching_files(text, (".parquet", ".pq"))
+    if files is None:
         raise ValueError(f"No such file or directory: {text!r}.")
     if not files:
         raise ValueError(f"No Parquet file (*.parquet, *.pq) found at {text!r}.")

@@ -25,7 +25,7 @@ from scipy.linalg import solve_triangular
 
 from lookalike._math.bandwidth import BANDWIDTH_RULES
 from lookalike._math.kernels import Kernel
-from lookalike._math.stats import weighted_mean
+from lookalike._math.stats import sample_size, weighted_scatter
 from lookalike._validation import as_float_array
 from lookalike.exceptions import BandwidthEdgeWarning
 
@@ -144,13 +144,9 @@ def cross_validated_bandwidth(
 
 def automatic_grid(X: np.ndarray, weights: np.ndarray | None, kernel: Kernel) -> np.ndarray:
     """Bandwidths around the normal-reference rule for the average feature spread."""
-    n, d = X.shape
-    n_eff = n if weights is None else float(weights.sum() ** 2 / (weights**2).sum())
-    centre = weighted_mean(X, weights)
-    squares = (X - centre) ** 2
-    variance = float(
-        squares.mean() if weights is None else (weights @ squares).mean() / weights.sum()
-    )
+    d = X.shape[1]
+    n_eff = sample_size(X, weights)
+    variance = float(weighted_scatter(X, weights, full=False)[1].mean())
     spread = math.sqrt(variance) if variance > 0 else 1.0
     pilot = spread * (4.0 / ((d + 2.0) * n_eff)) ** (1.0 / (d + 4.0))
     pilot /= math.sqrt(kernel.variance(d))

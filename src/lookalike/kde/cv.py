@@ -18,6 +18,7 @@ from sklearn.model_selection import check_cv
 from lookalike._math.cross_validation import held_out_log_densities
 from lookalike._math.kernels import Kernel
 from lookalike._math.stats import weighted_mean
+from lookalike._parallel import block_map
 
 __all__ = ["BandwidthCurve", "bandwidth_curve"]
 
@@ -65,7 +66,7 @@ def bandwidth_curve(
         if train_weights is not None and not train_weights.sum() > 0:
             raise ValueError("A training fold has zero total sample weight.")
         log_densities = held_out_log_densities(
-            centred[train], train_weights, centred[test], kernel, grid, n_jobs
+            centred[train], train_weights, centred[test], kernel, grid, block_map(n_jobs)
         )
         if weights is None:
             scores = log_densities.sum(axis=1)

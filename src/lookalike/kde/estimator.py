@@ -30,6 +30,7 @@ from lookalike._math.distances import squared_scaled_metric
 from lookalike._math.kernel_sums import TrainingPoints, log_kernel_sums, prepare_training_points
 from lookalike._math.kernels import KERNEL_NAMES, KERNELS, Kernel
 from lookalike._math.stats import weighted_mean
+from lookalike._parallel import block_map
 from lookalike._validation import (
     ArrayLikeOrNone,
     Boolean,
@@ -396,7 +397,7 @@ default="gaussian"
             self._weights,
             KERNELS[self.kernel],
             lambda: self._training,
-            self.n_jobs,
+            block_map(self.n_jobs),
         )
 
     def _log_sums(self, queries: np.ndarray, allow_binned: bool = True) -> np.ndarray:
@@ -412,7 +413,7 @@ default="gaussian"
                 queries,
                 self._training,
                 KERNELS[self.kernel],
-                self.n_jobs,
+                block_map(self.n_jobs),
                 squared_distance=self._metric_distance(),
             )
         unit = self._scaling.to_unit(queries)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookalike._math import binned
+from lookalike._math.blocks import BlockMap
 from lookalike._math.kernel_sums import TrainingPoints, log_kernel_sums
 from lookalike._math.kernels import Kernel
 
@@ -73,14 +74,16 @@ class FittedPoints:
     training : callable
         ``training()``: the points prepared for the exact engine (built once,
         on first use, by the estimator).
-    n_jobs : int or None
+    block_map : BlockMap
+        How row blocks are mapped (:func:`lookalike._parallel.block_map` of the
+        estimator's ``n_jobs``).
     """
 
     unit: np.ndarray
     weights: np.ndarray | None
     kernel: Kernel
     training: Callable[[], TrainingPoints]
-    n_jobs: int | None
+    block_map: BlockMap
 
 
 class Exact:
@@ -89,7 +92,7 @@ class Exact:
     @staticmethod
     def log_sums(points: FittedPoints, unit: np.ndarray) -> np.ndarray:
         """Log kernel sums at the queries ``unit`` (shape (m, d), bandwidth units)."""
-        return log_kernel_sums(unit, points.training(), points.kernel, points.n_jobs)
+        return log_kernel_sums(unit, points.training(), points.kernel, points.block_map)
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class Binned:
                 plan.spacing,
                 points.weights,
                 bounds=plan.bounds,
-                n_jobs=points.n_jobs,
+                block_map=points.block_map,
                 with_bound=True,
                 tolerance=plan.tolerance,
             )
@@ -278,7 +281,7 @@ class Binned:
                 n_points=(n_points - 1) * plan.refinement + 1,
                 bounds=unit_limits,
                 stride=plan.refinement,
-                n_jobs=points.n_jobs,
+                block_map=points.block_map,
                 with_bound=True,
                 tolerance=plan.tolerance,
             )

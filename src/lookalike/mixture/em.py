@@ -34,6 +34,7 @@ from lookalike._math.covariance import structure
 from lookalike._math.em import COUNT_FLOOR, Moments, e_step_rows
 from lookalike._math.em import m_step as moments_to_parameters
 from lookalike._math.missing import e_step_block_missing
+from lookalike._parallel import single_threaded_blas
 from lookalike.exceptions import ConvergenceWarning, DegenerateComponentWarning
 
 __all__ = [
@@ -175,6 +176,7 @@ class EStep:
                 self.means,
                 self.covariances,
                 self.covariance_type,
+                single_threaded_blas,
             )
         return e_step_rows(
             rows,

@@ -20,10 +20,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from lookalike._conditional import GaussianConditioningMixin
 from lookalike._math import gaussian as gm
-from lookalike._math.blocks import map_blocks, row_slices
+from lookalike._math.blocks import row_slices
 from lookalike._math.em import log_joint_block
 from lookalike._math.far import log_posteriors
 from lookalike._math.missing import log_joint_block_missing
+from lookalike._parallel import map_blocks, single_threaded_blas
 from lookalike._restore import check_mixture_state
 from lookalike._validation import (
     ArrayLikeOrNone,
@@ -401,7 +402,13 @@ class GaussianMixture(GaussianConditioningMixin, DensityMixin, BaseEstimator):
                 xt = gm.centred_block(X[rows], shift)
                 if missing_em:  # NaN entries are integrated out: the observed marginal.
                     log_joint = log_joint_block_missing(
-                        xt, expanded, log_weights, means - shift, covariances, self.covariance_type
+                        xt,
+                        expanded,
+                        log_weights,
+                        means - shift,
+                        covariances,
+                        self.covariance_type,
+                        single_threaded_blas,
                     )
                 else:
                     log_joint = log_joint_block(xt, expanded, log_weights, self.covariance_type)

@@ -18,9 +18,10 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.cluster import KMeans
 
-from lookalike._math.blocks import reduce_blocks, row_slices
+from lookalike._math.blocks import row_slices
 from lookalike._math.em import Moments, fixed_responsibility_moments
 from lookalike._math.stats import weighted_column_means
+from lookalike._parallel import reduce_blocks
 from lookalike.mixture.em import EMData, EMSettings, EStep, Parameters, e_step, rows_per_block
 from lookalike.mixture.initial import choose_seed_rows
 from lookalike.partitions import InMemoryPartitions, Partitions, total

@@ -245,7 +245,7 @@ class Sweep:
             centred = data - weighted_column_means(data, self.weights)
             kernel = KERNELS[self.candidates[members[0]].estimator.kernel]
             log_densities = held_out_log_densities(
-                centred, self.weights, centred[rows], kernel, self._bandwidths(members), n_jobs=1
+                centred, self.weights, centred[rows], kernel, self._bandwidths(members)
             )
             self.chunks[(members[0], rows.start)] = log_densities
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.plotting._matplotlib import pyplot as _pyplot
+from lookalike.plotting.backend import pyplot as _pyplot
 
 __all__ = ["plot_real_vs_synthetic"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lookalike.plotting._matplotlib import pyplot as _pyplot
+from lookalike.plotting.backend import pyplot as _pyplot
 
 __all__ = ["digit_mosaic", "plot_digits"]
 

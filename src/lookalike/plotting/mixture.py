@@ -14,7 +14,7 @@ import numpy.typing as npt
 from lookalike._features import feature_indices
 from lookalike._math.covariance import STRUCTURES
 from lookalike.exceptions import NotFittedError
-from lookalike.plotting._matplotlib import pyplot as _pyplot
+from lookalike.plotting.backend import pyplot as _pyplot
 
 __all__ = ["plot_mixture"]
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from lookalike._search_results import RESULT_COLUMNS
 from lookalike.exceptions import NotFittedError
-from lookalike.plotting._matplotlib import pyplot as _pyplot
+from lookalike.plotting.backend import pyplot as _pyplot
 
 __all__ = ["plot_criterion"]
 

@@ -72,6 +72,7 @@ from lookalike.tabular.columns import (
 )
 from lookalike.tabular.columns.base import marginal_of, store_marginal
 from lookalike.tabular.encoder import TableEncoder
+from lookalike.tabular.schema import check_column_names
 
 #: Rows drawn from a partitioned table to fit the codecs' marginals (and the joint
 #: models that need rows in memory).
@@ -197,15 +198,7 @@ def _frame(part: Any) -> pd.DataFrame:
 def _check_column_names(names: list[Any]) -> None:
     if not names:
         raise ValueError("The table has no column.")
-    bad = [n for n in names if not isinstance(n, str)]
-    if bad:
-        raise ValueError(
-            f"Column names must be strings; got {bad[:5]!r}. Rename them, e.g. "
-            "df.columns = df.columns.astype(str)."
-        )
-    if len(set(names)) != len(names):
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"Column names must be unique; repeated: {duplicated!r}.")
+    check_column_names(names)
 
 
 def partition_seed(entropy: Sequence[int], purpose: int, index: int) -> np.random.SeedSequence:

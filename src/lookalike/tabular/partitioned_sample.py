@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lookalike._validation import as_random_state
+from lookalike._validation import seed_sequence
 
 #: Default rows per partition of a sampled table.
 ROWS_PER_PARTITION = 1_000_000
@@ -36,20 +36,6 @@ def partition_sizes(n: int, npartitions: int) -> list[int]:
     """``n`` rows over ``npartitions`` partitions, the first ``n % npartitions`` one larger."""
     base, extra = divmod(n, npartitions)
     return [base + (1 if i < extra else 0) for i in range(npartitions)]
-
-
-def root_seed(random_state: Any) -> np.random.SeedSequence:
-    """The SeedSequence whose children seed the partitions."""
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if random_state is None:
-        return np.random.SeedSequence()
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(int(random_state.integers(0, 2**63 - 1)))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return np.random.SeedSequence(int(random_state))
-    rng = as_random_state(random_state)
-    return np.random.SeedSequence([int(v) for v in rng.randint(0, 2**31 - 1, size=4)])
 
 
 def _draw_partition(
@@ -121,9 +107,9 @@ def sample_partitions(
     meta = synthesizer.sample(0, where=where, random_state=0)  # checks where
     sizes = partition_sizes(n, npartitions)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(int).tolist()
-    seeds = root_seed(synthesizer.random_state if random_state is None else random_state).spawn(
-        npartitions
-    )
+    seeds = seed_sequence(
+        synthesizer.random_state if random_state is None else random_state
+    ).spawn(npartitions)
     model = dask.delayed(synthesizer, pure=True)
     draw = dask.delayed(_draw_partition, pure=True)
     parts = [
@@ -134,4 +120,4 @@ def sample_partitions(
     return dd.from_delayed(parts, meta=meta, divisions=divisions, verify_meta=False)
 
 
-__all__ = ["ROWS_PER_PARTITION", "partition_sizes", "root_seed", "sample_partitions"]
+__all__ = ["ROWS_PER_PARTITION", "partition_sizes", "sample_partitions"]

@@ -37,6 +37,17 @@ def check_table(df: Any) -> None:
             "DataFrame with at least one row and one column."
         )
     names = list(df.columns)
+    check_column_names(names)
+    empty = [n for n in names if df[n].notna().sum() == 0]
+    if empty:
+        raise ValueError(
+            f"Column {empty[0]!r} has no observed value (all missing); drop it before "
+            "fitting, e.g. df.drop(columns=[...])."
+        )
+
+
+def check_column_names(names: list[Any]) -> None:
+    """Raise ValueError unless the column names are strings and unique."""
     bad = [n for n in names if not isinstance(n, str)]
     if bad:
         raise ValueError(
@@ -46,12 +57,6 @@ def check_table(df: Any) -> None:
     if len(set(names)) != len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"Column names must be unique; repeated: {duplicated!r}.")
-    empty = [n for n in names if df[n].notna().sum() == 0]
-    if empty:
-        raise ValueError(
-            f"Column {empty[0]!r} has no observed value (all missing); drop it before "
-            "fitting, e.g. df.drop(columns=[...])."
-        )
 
 
 def check_kinds(df: pd.DataFrame, kinds: Mapping[str, str] | None) -> dict[str, str]:

@@ -35,7 +35,7 @@ from lookalike._math.binned.grid import (
 )
 from lookalike._math.binned.interpolation import cells, corner_weights, interpolate
 from lookalike._math.binning import linear_binning
-from lookalike._math.blocks import effective_n_jobs
+from lookalike._math.blocks import SERIAL, BlockMap
 from lookalike._math.kernel_sums import TrainingPoints, log_kernel_sums, prepare_training_points
 from lookalike._math.kernels import KERNELS, Kernel
 
@@ -68,7 +68,7 @@ class BinnedSums:
     occupied: np.ndarray | None
     moment: Moment | None
     moments: np.ndarray | None
-    n_jobs: int | None
+    block_map: BlockMap
 
     @classmethod
     def make(
@@ -79,7 +79,7 @@ class BinnedSums:
         grid: Grid,
         data_range: tuple[np.ndarray, np.ndarray],
         max_cells: int,
-        n_jobs: int | None,
+        block_map: BlockMap,
         moment: Moment | None = None,
     ) -> BinnedSums:
         cover, offset = covering_grid(grid, data_range)
@@ -91,7 +91,7 @@ class BinnedSums:
                 "evaluation."
             )
         counts = linear_binning(points, cover.origin, cover.spacing, cover.shape, weights)
-        workers = effective_n_jobs(n_jobs)
+        workers = block_map.n_threads
         compact = math.isfinite(kernel.support)
         values, occupied, second = convolve(
             counts, kernel, cover.spacing, workers, indicator=compact, moment=moment
@@ -108,7 +108,7 @@ class BinnedSums:
             None if occupied is None else occupied[inside],
             moment,
             None if second is None else second[inside],
-            n_jobs,
+            block_map,
         )
 
     @property
@@ -242,7 +242,7 @@ class BinnedSums:
         if flat_index.size == 0:
             return np.empty(0)
         training = self._bins[1]
-        return log_kernel_sums(self._queries(flat_index), training, self.kernel, self.n_jobs)
+        return log_kernel_sums(self._queries(flat_index), training, self.kernel, self.block_map)
 
     def direct_reach(self, flat_index: np.ndarray, log_sums: np.ndarray) -> np.ndarray:
         """The local squared reach at grid nodes from a direct sum over the bins.
@@ -255,7 +255,7 @@ class BinnedSums:
         if flat_index.size == 0:
             return np.empty(0)
         queries = self._queries(flat_index)
-        shifted = log_kernel_sums(queries, self._bins[1], SHIFTED_MOMENT, self.n_jobs)
+        shifted = log_kernel_sums(queries, self._bins[1], SHIFTED_MOMENT, self.block_map)
         return np.maximum(np.expm1(shifted - log_sums) - 1.0, 0.0)
 
 
@@ -274,14 +274,14 @@ def _grid_setup(
     bounds: np.ndarray | None,
     stride: int,
     max_cells: int,
-    n_jobs: int | None,
+    block_map: BlockMap,
     moment: Moment | None,
 ) -> tuple[BinnedSums, list[np.ndarray], np.ndarray | None]:
     """The binned data on a grid, the axes of every ``stride``-th node and their indices."""
     kern = KERNELS[kernel]
     data_range = data_extent(points)
     grid = make_grid(points, kern, n_points, spacing, bounds, data_range)
-    binned = BinnedSums.make(points, weights, kern, grid, data_range, max_cells, n_jobs, moment)
+    binned = BinnedSums.make(points, weights, kern, grid, data_range, max_cells, block_map, moment)
     axes = [axis[::stride] for axis in grid.axes]
     index = None if stride == 1 else _strided_nodes(grid.shape, stride)
     return binned, axes, index
@@ -299,7 +299,7 @@ def grid_log_sums(
     repair: bool = ...,
     stride: int = ...,
     max_cells: int = ...,
-    n_jobs: int | None = ...,
+    block_map: BlockMap = ...,
     with_bound: Literal[False] = ...,
     tolerance: float | None = ...,
 ) -> tuple[list[np.ndarray], np.ndarray]: ...
@@ -317,7 +317,7 @@ def grid_log_sums(
     repair: bool = ...,
     stride: int = ...,
     max_cells: int = ...,
-    n_jobs: int | None = ...,
+    block_map: BlockMap = ...,
     with_bound: Literal[True],
     tolerance: float | None = ...,
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]: ...
@@ -334,7 +334,7 @@ def grid_log_sums(
     repair: bool = True,
     stride: int = 1,
     max_cells: int = DEFAULT_MAX_CELLS,
-    n_jobs: int | None = None,
+    block_map: BlockMap = SERIAL,
     with_bound: bool = False,
     tolerance: float | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray] | tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -364,8 +364,9 @@ def grid_log_sums(
     max_cells : int, default=DEFAULT_MAX_CELLS
         Largest number of grid cells (of the grid, and of the grid extended to
         the data).
-    n_jobs : int, default=None
-        Threads for the FFT and the repair (``None``: every core).
+    block_map : BlockMap, default=SERIAL
+        How the repair maps its blocks of nodes; its ``n_threads`` are the FFT's
+        workers (:func:`lookalike._parallel.block_map` for threads).
     with_bound : bool, default=False
         Also return each node's error bound (module docstring): for the
         Gaussian kernel ``1.25 s delta^2 / 8`` with the node's own factor ``s
@@ -412,7 +413,7 @@ def grid_log_sums(
         bounds,
         stride,
         max_cells,
-        n_jobs,
+        block_map,
         "factor" if local else None,
     )
     shape = tuple(len(axis) for axis in axes)
@@ -440,7 +441,7 @@ def grid_squared_reach(
     bounds: np.ndarray | None = None,
     stride: int = 1,
     max_cells: int = DEFAULT_MAX_CELLS,
-    n_jobs: int | None = None,
+    block_map: BlockMap = SERIAL,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """The Gaussian error model's local reach ``rho^2 = E_pi |z|^2`` at grid nodes.
 
@@ -452,7 +453,7 @@ def grid_squared_reach(
 
     Parameters
     ----------
-    points, weights, n_points, spacing, bounds, stride, max_cells, n_jobs
+    points, weights, n_points, spacing, bounds, stride, max_cells, block_map
         As :func:`grid_log_sums`.
 
     Returns
@@ -474,7 +475,7 @@ def grid_squared_reach(
         bounds,
         stride,
         max_cells,
-        n_jobs,
+        block_map,
         "squared",
     )
     squared_reach = binned.terms_at(index)[1]
@@ -491,7 +492,7 @@ def log_sums_at(
     *,
     bounds: np.ndarray | None = ...,
     max_cells: int = ...,
-    n_jobs: int | None = ...,
+    block_map: BlockMap = ...,
     with_bound: Literal[False] = ...,
     tolerance: float | None = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
@@ -507,7 +508,7 @@ def log_sums_at(
     *,
     bounds: np.ndarray | None = ...,
     max_cells: int = ...,
-    n_jobs: int | None = ...,
+    block_map: BlockMap = ...,
     with_bound: Literal[True],
     tolerance: float | None = ...,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
@@ -522,7 +523,7 @@ def log_sums_at(
     *,
     bounds: np.ndarray | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
-    n_jobs: int | None = None,
+    block_map: BlockMap = SERIAL,
     with_bound: bool = False,
     tolerance: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -546,7 +547,8 @@ def log_sums_at(
         Grid bounds; ``None``: the data range extended by
         :func:`default_extension`. Queries outside are not evaluated.
     max_cells : int, default=DEFAULT_MAX_CELLS
-    n_jobs : int, default=None
+    block_map : BlockMap, default=SERIAL
+        As :func:`grid_log_sums`.
     with_bound : bool, default=False
         Also return each query's error bound (module docstring). For the
         Gaussian kernel: the corners' node bounds (:func:`grid_log_sums`),
@@ -586,7 +588,7 @@ def log_sums_at(
     grid = make_grid(points, kern, spacing=spacing, bounds=bounds, data_range=data_range)
     local = with_bound and kernel == "gaussian"
     moment: Moment | None = "factor" if local else None
-    binned = BinnedSums.make(points, weights, kern, grid, data_range, max_cells, n_jobs, moment)
+    binned = BinnedSums.make(points, weights, kern, grid, data_range, max_cells, block_map, moment)
     corners, fractions, outside, lower = cells(grid, queries)
     weights = corner_weights(fractions)
     # Each needed node once (a mask over the grid is cheaper than sorting the corners).

@@ -23,7 +23,13 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from lookalike._math.marginals import Marginal, check_marginal, normal_scores, uniforms
+from lookalike._math.marginals import (
+    Marginal,
+    check_marginal,
+    normal_scores,
+    uniform_within,
+    uniforms,
+)
 from lookalike._restore import is_int, require
 
 #: A condition on one model dimension: ``("point", z)`` or ``("interval", z_low, z_high)``.
@@ -222,10 +228,34 @@ def level_interval(marginal: Marginal, code: int) -> Condition:
     return ("interval", low, high)
 
 
-def level_scores(marginal: Marginal, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Normal scores drawn uniformly within each level's probability interval."""
+def level_scores(
+    marginal: Marginal, codes: np.ndarray, rng: np.random.Generator, margin: float = 0.0
+) -> np.ndarray:
+    """Normal scores drawn uniformly within each level's probability interval.
+
+    The one draw of a discrete level's scores: the codecs encode with it, and the
+    joint models (:func:`lookalike.tabular.models.base.level_scores`) call it with
+    intervals rebuilt from a dimension's cuts.
+
+    Parameters
+    ----------
+    marginal : Marginal
+        Level ``k`` holds the probabilities ``[marginal.lower[k], marginal.upper[k]]``.
+    codes : ndarray of int, shape (n,)
+        The level of each score.
+    rng : numpy.random.Generator
+        One ``rng.random(n)`` call.
+    margin : float, default=0.0
+        Keep the draws this fraction of each interval's width off its ends
+        (:func:`~lookalike._math.marginals.uniform_within`).
+
+    Returns
+    -------
+    scores : ndarray of shape (n,)
+        ``Phi^{-1}(u)`` with ``u`` uniform in the level's interval.
+    """
     low, high = marginal.lower[codes], marginal.upper[codes]
-    return normal_scores(low + (high - low) * rng.random(codes.shape))
+    return normal_scores(uniform_within(low, high, rng, margin))
 
 
 def as_columns(z: Any) -> np.ndarray:

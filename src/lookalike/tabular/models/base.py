@@ -28,8 +28,9 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 
-from lookalike._math.marginals import normal_scores, uniforms
+from lookalike._math.marginals import Marginal, normal_scores, uniforms
 from lookalike.tabular.columns import Condition, ModelDim
+from lookalike.tabular.columns.base import level_scores as codec_level_scores
 
 #: A model's conditions: model dimension index -> condition.
 Conditions = Mapping[int, Condition]
@@ -142,17 +143,25 @@ def level_scores(
 
     ``codes`` are levels of the discrete dimension ``dim``; each score's level is
     ``codes`` exactly (``dim.codes`` gives them back) and every score lies in
-    ``[low, high]``, which must overlap each code's level.
+    ``[low, high]``, which must overlap each code's level. The draw is the codecs'
+    (:func:`lookalike.tabular.columns.base.level_scores`) on the levels' intervals
+    rebuilt from ``dim.cuts`` and cut to ``[Phi(low), Phi(high)]``, kept
+    :data:`LEVEL_MARGIN` inside them.
     """
     codes = np.asarray(codes, dtype=np.int64)
     bounds = level_bounds(dim)
-    a = np.maximum(bounds[codes], uniforms(np.asarray(low)))
-    b = np.minimum(bounds[codes + 1], uniforms(np.asarray(high)))
-    u = a + (b - a) * (LEVEL_MARGIN + (1.0 - 2.0 * LEVEL_MARGIN) * rng.random(codes.size))
+    # The levels' probability intervals, cut to [Phi(low), Phi(high)].
+    intervals = Marginal(
+        np.arange(dim.levels, dtype=np.float64),
+        np.maximum(bounds[:-1], uniforms(np.asarray(low))),
+        np.minimum(bounds[1:], uniforms(np.asarray(high))),
+    )
+    z = codec_level_scores(intervals, codes, rng, LEVEL_MARGIN)
     cuts = np.concatenate(([-np.inf], np.asarray(dim.cuts, dtype=np.float64), [np.inf]))
     z_low, z_high = np.maximum(cuts[codes], low), np.minimum(cuts[codes + 1], high)
-    z = np.clip(normal_scores(u), z_low, z_high)
+    z = np.clip(z, z_low, z_high)
     wrong = dim.codes(z) != codes
     if wrong.any():  # a score rounded onto a cut: the middle of the allowed range
-        z[wrong] = np.clip(normal_scores(0.5 * (a[wrong] + b[wrong])), z_low[wrong], z_high[wrong])
+        middle = 0.5 * (intervals.lower[codes[wrong]] + intervals.upper[codes[wrong]])
+        z[wrong] = np.clip(normal_scores(middle), z_low[wrong], z_high[wrong])
     return z

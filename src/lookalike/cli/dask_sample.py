@@ -99,10 +99,11 @@ def mixture_partitions(mixture: Any, n: int, npartitions: int, seed: int | None)
     import numpy as np
     import pandas as pd
 
-    from lookalike.tabular.partitioned_sample import partition_sizes, root_seed
+    from lookalike._validation import seed_sequence
+    from lookalike.tabular.partitioned_sample import partition_sizes
 
     sizes = partition_sizes(n, npartitions)
-    children = root_seed(seed).spawn(npartitions)
+    children = seed_sequence(seed).spawn(npartitions)
     shared = dask.delayed(mixture, pure=True)
     draw = dask.delayed(mixture_rows, pure=True)
     parts = [draw(shared, size, child) for size, child in zip(sizes, children, strict=True)]

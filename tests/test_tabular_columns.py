@@ -234,3 +234,24 @@ def test_dates_beyond_the_nanosecond_range():
     codec = fit_codecs(stamps.to_frame())[0]
     back = codec.decode(codec.encode(stamps, np.random.default_rng(0)))
     pd.testing.assert_series_equal(back, stamps, check_names=False)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(pd.Categorical(["a", None, "b", "a", "c"] * 40)),
+        pd.Series(["x", None, "y", "x", "z"] * 40, dtype="string"),
+        pd.Series([3, 1, 2, 3, 1] * 40),
+        pd.Series([1.5, np.nan, 2.5, 1.5, -0.0] * 40),
+        pd.Series([True, None, False, True, True] * 40, dtype="boolean"),
+        pd.Series(pd.cut(np.arange(200.0), [-1, 50, 120, 200])),
+        pd.Series([1, True, 1.0, "1", None] * 40, dtype=object),  # one level each
+    ],
+    ids=["category", "string", "int", "float", "boolean", "interval", "object"],
+)
+def test_categorical_codes_of_a_factorised_column_equal_the_value_by_value_lookup(column):
+    codec = fit_codecs(pd.DataFrame({"c": column}), {"c": "categorical"}, tails=False)[0]
+    fast = codec.codes(column)
+    assert np.array_equal(fast, codec._codes_of_each(column))
+    rng = np.random.default_rng(0)
+    assert np.array_equal(codec.codes(codec.decode(codec.encode(column, rng))), fast)

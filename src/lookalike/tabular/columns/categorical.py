@@ -72,15 +72,31 @@ class CategoricalCodec(ColumnCodec):
                 f"Column {self.name!r} has no observed value (all missing); drop it before "
                 "fitting."
             )
-        counts = series[~missing].value_counts(sort=False)
-        observed = [self._plain(v) for v in counts.index]
+        observed, counts = self._tally(series[~missing])
         if isinstance(series.dtype, pd.CategoricalDtype):
             self.dtype_categories = [self._plain(v) for v in series.cat.categories]
             self.ordered = bool(series.cat.ordered)
             if isinstance(series.cat.categories.dtype, pd.IntervalDtype):
                 self.interval_closed = str(series.cat.categories.closed)
                 self.dtype_categories = [_interval_pair(v) for v in series.cat.categories]
-        return self.set_counts(observed, counts.to_numpy(dtype=np.float64), len(series))
+        return self.set_counts(observed, counts, len(series))
+
+    def _tally(self, values: pd.Series) -> tuple[list[Any], np.ndarray]:
+        """The distinct categories of ``values`` (first appearance first) and their counts.
+
+        pandas counts 1, 1.0 and True as one value; in an object column True is a level
+        of its own (as :meth:`codes` looks it up), so such columns are counted by key.
+        """
+        if values.dtype != object:
+            counts = values.value_counts(sort=False)
+            return [self._plain(v) for v in counts.index], counts.to_numpy(dtype=np.float64)
+        tally: dict[Any, list[Any]] = {}
+        for value in values.tolist():
+            plain_value = self._plain(value)
+            entry = tally.setdefault(_key(plain_value), [plain_value, 0])
+            entry[1] += 1
+        observed = [entry[0] for entry in tally.values()]
+        return observed, np.array([entry[1] for entry in tally.values()], dtype=np.float64)
 
     def set_counts(self, observed: list[Any], counts: np.ndarray, n_rows: int) -> Self:
         """Levels and shares from the count of every observed category.
@@ -124,7 +140,25 @@ class CategoricalCodec(ColumnCodec):
         return [discrete_dim(self.name, "value", atoms_only(self.probabilities))]
 
     def codes(self, series: pd.Series) -> np.ndarray:
-        """Level index of each value (the missing level for missing values)."""
+        """Level index of each value (the missing level for missing values).
+
+        A column of one dtype is factorised first, so each distinct value is looked up
+        once; an object column is looked up value by value, since it may hold values
+        that compare equal but are different levels (1, 1.0 and True).
+        """
+        if series.dtype == object:
+            return self._codes_of_each(series)
+        positions, uniques = pd.factorize(series, use_na_sentinel=True)
+        missing_code = len(self.levels)
+        per_unique = self._codes_of_each(pd.Series(np.asarray(uniques, dtype=object)))
+        codes = np.full(len(series), missing_code, dtype=np.int64)
+        present = positions >= 0
+        codes[present] = per_unique[positions[present]]
+        if self.missing_rate == 0 and not present.all():
+            raise ValueError(f"column {self.name!r} had no missing values when fitted.")
+        return codes
+
+    def _codes_of_each(self, series: pd.Series) -> np.ndarray:
         lookup = {_key(level): i for i, level in enumerate(self.levels)}
         codes = np.empty(len(series), dtype=np.int64)
         missing_code = len(self.levels)

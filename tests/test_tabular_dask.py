@@ -370,3 +370,39 @@ def test_random_text_ids_are_regenerated_unlike_the_sampled_ones():
     assert codec.kind == "id" and np.size(codec.observed) == 200
     assert fake["token"].str.len().eq(12).all() and fake["token"].is_unique
     assert not set(fake["token"]) & set(frame["token"])
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "limits", "kept"),
+    [
+        (2 * 2**30, [12 * 2**30, 12 * 2**30], True),  # 1 GiB per worker, 1/12 of memory
+        (3 * 2**30, [12 * 2**30, 12 * 2**30], False),  # 1.5 GiB per worker: over the cap
+        (2**30, [2**30, 2**30], False),  # over a quarter of the workers' memory
+        (2**20, [0, 2**30], False),  # a worker without a memory limit
+    ],
+)
+def test_auto_persist_keeps_scores_within_a_share_and_a_cap_per_worker(
+    monkeypatch, nbytes, limits, kept
+):
+    from lookalike.tabular import partitioned_model
+
+    class Scores:
+        def __init__(self) -> None:
+            self.nbytes = nbytes
+
+        def __dask_graph__(self) -> dict:
+            return {}
+
+        def persist(self) -> str:
+            return "persisted"
+
+    class Client:
+        def scheduler_info(self) -> dict:
+            return {"workers": {str(i): {"memory_limit": m} for i, m in enumerate(limits)}}
+
+    monkeypatch.setattr(partitioned_model, "current_client", lambda: Client())
+    scores = Scores()
+    result = partitioned_model._persisted(scores, "auto")
+    assert (result == "persisted") is kept
+    assert partitioned_model._persisted(scores, True) == "persisted"
+    assert partitioned_model._persisted(scores, False) is scores

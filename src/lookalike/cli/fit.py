@@ -213,7 +213,8 @@ def fit(
             help=(
                 "--dask: keep every row's normal scores in the workers' memory across EM "
                 "iterations, or encode the partitions again on every pass (out of core) "
-                "(default: persist when they fit in a quarter of the workers' memory)."
+                "(default: persist when they fit in a quarter of the workers' memory and "
+                "1 GiB per worker)."
             ),
             show_default=False,
         ),

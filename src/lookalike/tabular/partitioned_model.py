@@ -16,8 +16,11 @@ Given the codecs fitted over the partitions (:mod:`lookalike.tabular.partitioned
 
 With ``persist="auto"`` the scores of all rows are kept in the workers' memory during
 EM (read and encoded once) when a ``distributed.Client`` is active and they take at
-most :data:`PERSIST_FRACTION` of the workers' memory limits together; otherwise every
-EM pass reads and encodes the partitions again (memory bounded by a partition).
+most :data:`PERSIST_FRACTION` of the workers' memory limits together and at most
+:data:`PERSIST_MAX_WORKER_BYTES` per worker; otherwise every EM pass reads and encodes
+the partitions again, so that a worker's memory stays bounded by a few partitions
+whatever the table's size (at 20M rows x 18 scores, 2 workers peak at 1.0 GB without
+persisting, 2.1-2.2 GB persisting; benchmarks/results/tabular_dask.md).
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from lookalike.tabular.models.registry import make_model
 
 #: Families fitted by partitioned EM on every row.
 EM_FAMILIES = ("gaussian", "gmm")
-#: persist="auto" keeps the scores on the workers below this share of their memory.
+#: persist="auto" keeps the scores on the workers below this share of their memory ...
 PERSIST_FRACTION = 0.25
+#: ... and below this many bytes per worker.
+PERSIST_MAX_WORKER_BYTES = 2**30
 #: The ridge of the Gaussian families (as :mod:`lookalike.tabular.models.registry`).
 REG_COVAR = 1e-4
 
@@ -126,6 +131,8 @@ def _persisted(scores: Any, persist: bool | str) -> Any:
         return scores
     limits = [w.get("memory_limit", 0) for w in client.scheduler_info()["workers"].values()]
     if not limits or min(limits) <= 0 or scores.nbytes > PERSIST_FRACTION * sum(limits):
+        return scores
+    if scores.nbytes > PERSIST_MAX_WORKER_BYTES * len(limits):
         return scores
     return scores.persist()
 

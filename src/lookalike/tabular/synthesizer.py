@@ -239,8 +239,8 @@ class Synthesizer:
         persist : bool or "auto", default="auto"
             Partitioned tables only: keep every row's normal scores in the workers'
             memory during EM (``"auto"``: when a client is active and they fit in a
-            quarter of its workers' memory), rather than encode the partitions again
-            at every EM pass.
+            quarter of its workers' memory and 1 GiB per worker), rather than encode the
+            partitions again at every EM pass.
 
         Returns
         -------

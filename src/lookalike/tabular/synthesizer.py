@@ -138,7 +138,7 @@ class Synthesizer:
     model_ : joint model
         The fitted joint model.
     selection_ : Selection or None
-        With ``model="auto"``: every family's held-out detector AUC and the winner.
+        With ``model="auto"``: every family's held-out detector AUC, utility loss and the winner.
     n_rows_ : int
 
     Notes
@@ -725,7 +725,7 @@ class Synthesizer:
         dict
             ``{"columns": [codec descriptions], "dropped_ids": [...], "n_rows",
             "model", "selection", "n_model_dims"}``; ``selection`` (model="auto") has
-            every family's held-out detector AUC and why the winner won.
+            every family's held-out detector AUC and utility loss, and why the winner won.
         """
         self._check_fitted()
         dropped = [c.name for c in self.encoder_.ids] if self.ids == "drop" else []

@@ -41,6 +41,9 @@ from lookalike._logging import LOGGER_NAME
 #: ``--quiet/-q``, an option of every command.
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
+#: ``--seed``, the random seed of every command that draws or fits.
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Random seed, 0 to 4294967295.")]
+
 #: ``--verbose/-v``, an option of every command.
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Also show the details of each stage.")

@@ -13,6 +13,7 @@ from lookalike._logging import stage
 from lookalike.cli._shared import (
     BadInput,
     QuietOption,
+    SeedOption,
     VerboseOption,
     check_seed,
     command,
@@ -66,7 +67,7 @@ def evaluate(
         str | None,
         typer.Option("--target", help="Column to predict for the utility metrics (TSTR)."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed, 0 to 4294967295.")] = 0,
+    seed: SeedOption = 0,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:

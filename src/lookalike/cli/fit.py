@@ -23,6 +23,7 @@ from lookalike.cli._shared import (
     NON_FINITE_CHOICES,
     BadInput,
     QuietOption,
+    SeedOption,
     VerboseOption,
     check_choice,
     check_seed,
@@ -126,9 +127,7 @@ def fit(
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="Excel sheet to read (default: the first).")
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed, 0 to 4294967295.")
-    ] = None,
+    seed: SeedOption = None,
     non_finite: Annotated[
         str | None,
         typer.Option(

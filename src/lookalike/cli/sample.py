@@ -17,6 +17,7 @@ from lookalike.cli._models import is_mixture, load_model, mixture_rows
 from lookalike.cli._shared import (
     BadInput,
     QuietOption,
+    SeedOption,
     VerboseOption,
     check_seed,
     command,
@@ -51,9 +52,7 @@ def sample(
             ),
         ),
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed, 0 to 4294967295.")
-    ] = None,
+    seed: SeedOption = None,
     dask: Annotated[
         str | None,
         typer.Option(

@@ -173,14 +173,14 @@ def test_auto_compares_families_by_held_out_detector_and_utility():
 def test_auto_does_not_choose_a_family_that_loses_a_label():
     # A label whose link to x is not monotone in any order of its levels (x is centred
     # at 0 for "a", +3 for "b", -3 for "c"): a Gaussian copula keeps only a linear
-    # link and predicts the label badly; trees and cells keep it. Four noise columns
+    # link and predicts the label badly; trees and cells keep it. Six noise columns
     # keep the draws of trees and cells far enough from their training rows to pass
     # the distance-to-closest-record check. Deterministic (seeded).
     rng = np.random.default_rng(0)
     label = rng.choice(["a", "b", "c"], 600)
     centre = pd.Series(label).map({"a": 0.0, "b": 3.0, "c": -3.0}).to_numpy()
     x = centre + rng.normal(0, 0.5, 600)
-    noise = {f"w{i}": rng.normal(size=600) for i in range(4)}
+    noise = {f"w{i}": rng.normal(size=600) for i in range(6)}
     table = pd.DataFrame({"x": x, **noise, "label": label})
     selection = Synthesizer(target="label", random_state=0).fit(table).selection_
     assert selection.utility_columns == ["label"]

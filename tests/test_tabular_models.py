@@ -77,6 +77,45 @@ def test_cells_condition_exactly_without_rejection(encoded):
     assert np.all(model.sample(10, point, random_state=3)[:, 1] == point[1][1])
 
 
+def test_cells_smoothing_moves_continuous_values_off_the_training_values(encoded):
+    frame, encoder, Z = encoded
+    observed = np.sort(frame["x"].to_numpy())
+
+    def training_value(values: pd.Series) -> np.ndarray:
+        """Whether each value is a training value (to decoding's rounding)."""
+        at = np.clip(np.searchsorted(observed, values), 1, observed.size - 1)
+        gap = np.minimum(abs(values - observed[at - 1]), abs(values - observed[at]))
+        return np.asarray(gap <= 1e-9 * (1 + abs(values)))
+
+    def draws(smoothing: float) -> pd.DataFrame:
+        model = CellMixture(smoothing=smoothing, random_state=0).fit(Z, encoder.dims)
+        return pd.DataFrame(encoder.decode(model.sample(6000, random_state=1)))
+
+    copied = draws(0.0)
+    assert training_value(copied["x"]).all()  # without smoothing: training values
+    smoothed = draws(1.0)
+    # Only the lowest and highest values can be kept (half of their draws): a
+    # binomial bound of 6000 draws at 2/1500 with a wide margin.
+    assert training_value(smoothed["x"]).mean() < 0.005
+    assert stats.ks_2samp(smoothed["x"], frame["x"]).pvalue > ALPHA
+    # y's readings keep their resolution, and its repeated values (the codec's atoms)
+    # their rates; values seen once are interpolated between neighbours, as the codec
+    # decodes.
+    y = smoothed["y"].dropna()
+    np.testing.assert_allclose(y, y.round(1), atol=1e-9)
+    levels = np.sort(frame["y"].dropna().unique())
+    real_counts = frame["y"].value_counts().reindex(levels, fill_value=0).to_numpy()
+    fake_counts = y.value_counts().reindex(levels, fill_value=0).to_numpy()
+    common = real_counts >= 20
+    table = np.vstack(
+        [
+            np.r_[real_counts[common], real_counts[~common].sum()],
+            np.r_[fake_counts[common], fake_counts[~common].sum()],
+        ]
+    )
+    assert stats.chi2_contingency(table)[1] > ALPHA
+
+
 @pytest.mark.parametrize("estimator", [Gaussian(reg_covar=1e-4), GaussianMixture(3)])
 def test_calibrated_estimators_decode_exact_marginals(encoded, estimator):
     frame, encoder, Z = encoded

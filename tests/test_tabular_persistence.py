@@ -556,6 +556,14 @@ def test_tampered_synthesizer_is_refused(saved):
         "columns_ are not the encoder's columns",
     )
     refused(
+        tampered(
+            path,
+            SYNTHESIZER,
+            lambda e: e.set_array("unique_rows_", e.array("unique_rows_")[::-1].copy()),
+        ),
+        "unique_rows_ must be sorted, distinct uint64 fingerprints",
+    )
+    refused(
         tampered(path, "lookalike.tabular.constraints.Bounds", lambda e: e.set("column", "nope")),
         "unknown column 'nope' in constraints",
     )

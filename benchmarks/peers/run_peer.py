@@ -21,6 +21,8 @@ gets its own data preparation here:
   categories as integer codes with missing values as a level of their own (its README's
   advice), 2-level columns in ``bin_indexes``, more in ``cat_indexes``, integer columns in
   ``int_indexes``; numeric missing values are left as NaN (ForestFlow models them).
+  Its sampler takes ``n_t - 1`` Euler steps, none at ``n_t=1`` (a division by zero in
+  ForestDiffusion): there it takes the one step, from t=0 with the one noise level's model.
 - ``arf`` (arfpy): categories as pandas categoricals with missing values as a level of
   their own; a numeric column with missing values gets a categorical missing indicator
   and its missing entries filled with the median, and is set back to missing where the
@@ -157,7 +159,9 @@ def run_forestflow(
         **settings,
     )
     fitted = time.perf_counter()
-    generated = model.generate(batch_size=n)
+    # ForestDiffusion's Euler solver steps by 1 / (n_t - 1): at n_t=1, one step (n_t=2 there).
+    one_level = settings["diffusion_type"] == "flow" and settings.get("n_t", 50) == 1
+    generated = model.generate(batch_size=n, n_t=2 if one_level else None)
     sampled = time.perf_counter()
     out = {}
     for j, column in enumerate(columns):

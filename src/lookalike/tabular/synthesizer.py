@@ -38,8 +38,11 @@ from lookalike._validation import (
     validate_params,
 )
 from lookalike.exceptions import NotFittedError
+from lookalike.tabular.augment import augment_counts
 from lookalike.tabular.columns import KINDS, ColumnCodec, IdCodec
+from lookalike.tabular.conditions import filled, merge_conditions
 from lookalike.tabular.constraints import Constraint, LowAcceptanceWarning
+from lookalike.tabular.copies import reproduces, unique_fingerprints
 from lookalike.tabular.encoder import TableEncoder
 from lookalike.tabular.models.base import generator
 from lookalike.tabular.models.registry import (
@@ -65,6 +68,7 @@ MAX_DRAWS_EXTRA = 100_000
 _PARAMETERS: dict[str, ParameterConstraint] = {
     "bounds": Options(("observed", "clip", None)),
     "ids": Options(("drop", "regenerate")),
+    "copies": Options(("redraw", "keep")),
     "random_state": RandomState(),
     "n_jobs": Interval(None, None, integer=True, allow_none=True),
     "verbose": Interval(0, None, integer=True),
@@ -118,6 +122,12 @@ class Synthesizer:
         from the other columns as the best family does (train on synthetic, test on
         real); without it, "auto" checks up to three columns it picks, class labels
         first. :meth:`augment` uses its own ``target`` when it fits.
+    copies : {"redraw", "keep"}, default="redraw"
+        ``"redraw"``: a generated row equal in every modelled column to a training
+        row that occurs once in the table (an exact copy of one record) is drawn
+        again, as synthpop removes replicated uniques
+        (:mod:`lookalike.tabular.copies`; the fitted synthesizer keeps a 64-bit
+        fingerprint of each unique training row); ``"keep"``: no check.
     random_state : None, int, RandomState or Generator, default=None
         Seeds the encoding, the model and (when ``sample`` gets none) the sampling:
         with an int, the same table gives the same rows.
@@ -182,6 +192,7 @@ class Synthesizer:
         bounds: str | None = "observed",
         ids: str = "drop",
         target: str | None = None,
+        copies: str = "redraw",
         random_state: RandomStateLike = None,
         n_jobs: int | None = None,
         verbose: int = 0,
@@ -192,14 +203,17 @@ class Synthesizer:
         self.bounds = bounds
         self.ids = ids
         self.target = target
+        self.copies = copies
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The hyper-parameters (for ``sklearn.base.clone``)."""
-        names = ("model", "kinds", "constraints", "bounds", "ids", "target", "random_state")
-        return {name: getattr(self, name) for name in (*names, "n_jobs", "verbose")}
+        names = ("model", "kinds", "constraints", "bounds", "ids", "target", "copies")
+        return {
+            name: getattr(self, name) for name in (*names, "random_state", "n_jobs", "verbose")
+        }
 
     def set_params(self, **params: Any) -> Self:
         """Set hyper-parameters by name."""
@@ -270,8 +284,15 @@ class Synthesizer:
         self.columns_ = [str(c) for c in df.columns]
         self.encoder_ = encoder
         self.n_rows_ = int(df.shape[0])
+        self.unique_rows_ = self._unique_rows(encoder, Z)
         self.__dict__.pop("partitions_", None)
         return self
+
+    def _unique_rows(self, encoder: TableEncoder, Z: np.ndarray) -> np.ndarray:
+        """Fingerprints of the training rows (as decoded) that occur once, for ``copies``."""
+        if self.copies == "keep":
+            return np.zeros(0, dtype=np.uint64)
+        return unique_fingerprints(self._decode_frame(encoder, Z))
 
     def _encoder(self, codecs: list[ColumnCodec]) -> TableEncoder:
         self._check_constraints(codecs)
@@ -353,6 +374,7 @@ class Synthesizer:
         self.columns_ = list(source.columns)
         self.encoder_ = encoder
         self.n_rows_ = fitted.n_rows
+        self.unique_rows_ = self._unique_rows(encoder, Z)
         self.partitions_ = {
             **fitted.describe(),
             "model_rows": fitted.n_rows if on_all else Z.shape[0],
@@ -415,6 +437,17 @@ class Synthesizer:
             "columns_ are not the encoder's columns",
         )
         require(is_int(self.n_rows_) and self.n_rows_ >= 1, "n_rows_ must be a positive int")
+        unique = getattr(self, "unique_rows_", None)
+        require(
+            unique is None
+            or (
+                type(unique) is np.ndarray
+                and unique.dtype == np.uint64
+                and unique.ndim == 1
+                and bool(np.all(unique[1:] > unique[:-1]))
+            ),
+            "unique_rows_ must be sorted, distinct uint64 fingerprints",
+        )
         require(isinstance(self.model_, JOINT_MODELS), "model_ must be a fitted joint model")
         self.model_.check_dims(encoder.dims)
         selection = self.selection_
@@ -554,62 +587,45 @@ class Synthesizer:
             )
         return int(n)
 
-    def _where(self, where: Mapping[str, Any] | None) -> dict[str, Any]:
-        """``where`` merged with the Bounds constraints (column -> value or range)."""
-        if where is not None and not isinstance(where, Mapping):
-            raise TypeError(f"where must be a dict column -> value; got {where!r}.")
-        merged: dict[str, Any] = {}
-        for name, value in (where or {}).items():
-            if name not in self.columns_:
-                raise ValueError(
-                    f"unknown column {name!r} in where; columns are: {', '.join(self.columns_)}"
-                )
-            codec = self.encoder_.codec(name)
-            if isinstance(codec, IdCodec):
-                raise ValueError(f"column {name!r} is an id column; it cannot be conditioned on.")
-            if isinstance(value, list):
-                value = tuple(value)
-            missing = value is None or (isinstance(value, float) and np.isnan(value))
-            if missing and codec.kind not in ("categorical", "boolean"):
-                raise ValueError(f"where[{name!r}] must be a value; got {value!r}.")
-            merged[name] = value
-        for constraint in self.constraints or []:
-            for name, (low, high) in constraint.ranges().items():
-                if name in merged and not isinstance(merged[name], tuple):
-                    continue  # an exact value: checked against the bounds below
-                merged[name] = _intersect(merged.get(name), (low, high), self.encoder_.codec(name))
-        return merged
-
     def _sample(
         self, n: int, where: Mapping[str, Any] | None, rng: np.random.Generator, ids: str
     ) -> pd.DataFrame:
-        merged = self._where(where)
+        merged = merge_conditions(where, self.columns_, self.encoder_, self.constraints)
         conditions = self.encoder_.conditions(merged)
         exact = {k: v for k, v in merged.items() if not isinstance(v, tuple)}
         rejecting = [
             c for c in self.constraints or [] if type(c).satisfied is not Constraint.satisfied
         ]
         parts: list[pd.DataFrame] = []
-        collected = drawn = 0
+        collected = drawn = copies = 0
         limit = MAX_DRAWS_PER_ROW * n + MAX_DRAWS_EXTRA
         while collected < n or not parts:
             batch = min(SAMPLE_BLOCK, max(n - collected, 0))
-            if rejecting and drawn:
+            if drawn and collected < drawn:
                 rate = max(collected / drawn, 1.0 / drawn)
                 batch = min(SAMPLE_BLOCK, int(1.2 * (n - collected) / rate) + 16)
             rows = self.model_.sample(batch, conditions, random_state=rng) if batch else None
             frame = self._decode_frame(self.encoder_, rows, batch)
             for name, value in exact.items():  # exact values as given, in the column's dtype
-                frame[name] = _filled(frame[name], value)
+                frame[name] = filled(frame[name], value)
             for constraint in self.constraints or []:
                 frame = constraint.apply(frame)
             keep = np.ones(len(frame), dtype=bool)
             for constraint in rejecting:
                 keep &= constraint.satisfied(frame)
             keep &= self._in_range(frame)
+            copy = reproduces(frame, self._unique_rows_checked()) & keep
+            copies += int(copy.sum())
+            keep &= ~copy
             parts.append(frame[keep])
             collected += int(keep.sum())
             drawn += batch
+            if collected < n and drawn >= limit and copies >= drawn - collected:
+                raise ValueError(
+                    f"Only {collected} of {drawn} generated rows differ from every training "
+                    "row that occurs once in the table; the others copied one. Relax the "
+                    "conditions, or allow copies with Synthesizer(copies='keep')."
+                )
             if collected < n and drawn >= limit:
                 raise ValueError(
                     f"Only {collected} of {drawn} generated rows ({collected / drawn:.3%}) "
@@ -618,14 +634,25 @@ class Synthesizer:
             if batch == 0:
                 break
         if drawn and collected / drawn < LOW_ACCEPTANCE:
+            met = (
+                "differed from the unique training rows"
+                if 2 * copies > drawn - collected
+                else "satisfied the Order/FixedSum constraints"
+            )
             warnings.warn(
-                f"Only {collected / drawn:.1%} of the generated rows satisfied the Order/"
-                "FixedSum constraints, so sampling drew many rows.",
+                f"Only {collected / drawn:.1%} of the generated rows {met}, so sampling drew "
+                "many rows.",
                 LowAcceptanceWarning,
                 stacklevel=3,
             )
         frame = pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
         return self._with_ids(frame, n, rng, ids)
+
+    def _unique_rows_checked(self) -> np.ndarray:
+        """The fingerprints ``copies="redraw"`` checks (none in files without them)."""
+        if self.copies == "keep":
+            return np.zeros(0, dtype=np.uint64)
+        return getattr(self, "unique_rows_", np.zeros(0, dtype=np.uint64))
 
     def _in_range(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows whose FixedSum-rescaled values stay in the observed ranges."""
@@ -706,7 +733,7 @@ class Synthesizer:
             raise ValueError(
                 "df must have the columns of the table the synthesizer was fitted on."
             )
-        wanted = _augment_counts(df[target], strategy)
+        wanted = augment_counts(df[target], strategy)
         rng = generator(self.random_state if random_state is None else random_state)
         frames = [df]
         for label, count in wanted.items():
@@ -724,8 +751,10 @@ class Synthesizer:
         -------
         dict
             ``{"columns": [codec descriptions], "dropped_ids": [...], "n_rows",
-            "model", "selection", "n_model_dims"}``; ``selection`` (model="auto") has
-            every family's held-out detector AUC and utility loss, and why the winner won.
+            "model", "selection", "n_model_dims", "copies"}``; ``copies`` gives the
+            ``copies`` policy and how many unique training rows it guards;
+            ``selection`` (model="auto") has every family's held-out detector AUC and
+            utility loss, and why the winner won.
         """
         self._check_fitted()
         dropped = [c.name for c in self.encoder_.ids] if self.ids == "drop" else []
@@ -736,6 +765,10 @@ class Synthesizer:
             "model": describe_model(self.model_),
             "selection": None if self.selection_ is None else self.selection_.describe(),
             "n_model_dims": self.encoder_.n_dims,
+            "copies": {
+                "policy": self.copies,
+                "unique_training_rows": int(self._unique_rows_checked().size),
+            },
             **({"partitions": self.partitions_} if getattr(self, "partitions_", None) else {}),
         }
 
@@ -744,54 +777,11 @@ class Synthesizer:
 # Helpers
 
 
-def _augment_counts(column: pd.Series, strategy: Any) -> dict[Any, int]:
-    """Rows to add per class of ``column`` for :meth:`Synthesizer.augment`'s ``strategy``."""
-    counts = column.value_counts(dropna=True)
-    if isinstance(strategy, str):
-        if strategy != "balance":
-            raise ValueError(f"strategy must be 'balance' or a dict; got {strategy!r}.")
-        wanted = {k: int(counts.max() - c) for k, c in counts.items()}
-    elif isinstance(strategy, Mapping):
-        wanted = {}
-        for k, c in strategy.items():
-            if isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 0:
-                raise ValueError(f"strategy[{k!r}] must be a non-negative int; got {c!r}.")
-            wanted[k] = int(c)
-    else:
-        raise TypeError(f"strategy must be 'balance' or a dict; got {strategy!r}.")
-    return wanted
-
-
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b) and type(a) is type(b)
     except (TypeError, ValueError):
         return False
-
-
-def _filled(column: pd.Series, value: Any) -> pd.Series:
-    """``column`` with every value set to ``value``, keeping its dtype where it can."""
-    filled = pd.Series([value] * len(column), index=column.index, dtype=object)
-    try:
-        return filled.astype(column.dtype)
-    except (TypeError, ValueError):
-        return column
-
-
-def _intersect(current: Any, bounds: tuple[Any, Any], codec: ColumnCodec) -> tuple[Any, Any]:
-    """The intersection of a where range (or None) with a Bounds range."""
-    if current is None:
-        return bounds
-    low, high = current
-    new_low, new_high = bounds
-    number = getattr(codec, "number", None)
-    if number is None:
-        return current
-    if new_low is not None and (low is None or number(new_low) > number(low)):
-        low = new_low
-    if new_high is not None and (high is None or number(new_high) < number(high)):
-        high = new_high
-    return (low, high)
 
 
 __all__ = ["Synthesizer", "describe_model"]

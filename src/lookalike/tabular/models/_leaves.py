@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from lookalike._math.marginals import normal_scores
 from lookalike._restore import check_float_array, is_int, require
 from lookalike.tabular.columns import Condition, ModelDim
+from lookalike.tabular.models._smoothing import covered, density, segments, smoothed
 from lookalike.tabular.models.base import level_bounds
 
 #: A leaf's kernel bandwidth is at least this (normal-score units).
@@ -122,26 +122,9 @@ class Leaves:
         return picks
 
     def segments(self, smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each member's smoothing segments, in probability (``Phi(z)``) units.
-
-        A member's lower segment runs from it ``smoothing`` of the way to the next
-        lower score among all members (of every leaf), its upper segment likewise
-        upwards; each is taken with probability 1/2 (at the lowest and highest
-        member the outer segment is the member itself). In probability units the
-        members are the column's randomised probability integral transforms, so
-        interpolating there is the column codec's own interpolation between
-        neighbouring values, and an atom's members (uniform within its interval)
-        keep the atom's rate on average. Returns the members and the far ends of
-        their lower and upper segments.
-        """
-        u = special.ndtr(self.values)
-        order = np.argsort(u, kind="stable")
-        ranked = u[order]
-        below = np.concatenate((ranked[:1], ranked[:-1]))
-        above = np.concatenate((ranked[1:], ranked[-1:]))
-        lower, upper = np.empty_like(u), np.empty_like(u)
-        lower[order], upper[order] = below, above
-        return u, u + smoothing * (lower - u), u + smoothing * (upper - u)
+        """Each member's smoothing segments over all members (of every leaf), in
+        probability units (:func:`~lookalike.tabular.models._smoothing.segments`)."""
+        return segments(self.values, smoothing)
 
     def smoothed(
         self,
@@ -151,25 +134,9 @@ class Leaves:
         high: float,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """Scores of ``members`` moved along one of their segments, within ``[low, high]``.
-
-        The segment is chosen with probability 1/2 each, or, within an interval,
-        in proportion to 1/2 times the share of it inside; the score is then uniform
-        (in probability) on the part of the segment inside the interval.
-        """
-        u, lower, upper = self.segments(smoothing)
-        u_low, u_high = float(special.ndtr(low)), float(special.ndtr(high))
-        if np.isinf(low) and np.isinf(high):
-            downward = rng.random(members.size) < 0.5
-        else:
-            low_part = covered(lower, u, u_low, u_high)[members]
-            total = low_part + covered(u, upper, u_low, u_high)[members]
-            downward = rng.random(members.size) * total < low_part
-        start = np.where(downward, lower[members], u[members])
-        stop = np.where(downward, u[members], upper[members])
-        start, stop = np.maximum(start, u_low), np.minimum(stop, u_high)
-        drawn = start + rng.random(members.size) * np.maximum(stop - start, 0.0)
-        return np.where(stop > start, normal_scores(drawn), self.values[members])
+        """Scores of ``members`` moved along one of their segments, within ``[low, high]``
+        (:func:`~lookalike.tabular.models._smoothing.smoothed`)."""
+        return smoothed(self.segments(smoothing), self.values, members, low, high, rng)
 
     def leaf_means(self, member_weights: np.ndarray) -> np.ndarray:
         """Mean of ``member_weights`` over each leaf's members."""
@@ -310,20 +277,3 @@ def member_weights(
         u_low, u_high = float(special.ndtr(low)), float(special.ndtr(high))
         return 0.5 * (covered(lower, u, u_low, u_high) + covered(u, upper, u_low, u_high))
     return ((values >= low) & (values <= high)).astype(np.float64)
-
-
-def density(start: np.ndarray, stop: np.ndarray, point: float) -> np.ndarray:
-    """Uniform density of each segment ``[start, stop]`` (either order) at ``point``."""
-    low, high = np.minimum(start, stop), np.maximum(start, stop)
-    length = high - low
-    with np.errstate(divide="ignore"):
-        return np.where((length > 0) & (low <= point) & (point <= high), 1.0 / length, 0.0)
-
-
-def covered(start: np.ndarray, stop: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Share of each segment ``[start, stop]`` inside ``[low, high]`` (a point: 0 or 1)."""
-    length = stop - start
-    inside = np.clip(np.minimum(stop, high) - np.maximum(start, low), 0.0, None)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(length > 0, inside / length, 0.0)
-    return np.where(length > 0, share, (start >= low) & (start <= high))

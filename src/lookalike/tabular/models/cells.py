@@ -8,22 +8,25 @@ drawn in two steps:
 1. a cell ``c``, with probability proportional to its number of rows;
 2. each column independently from the cell: the value (all model dimensions of the
    column together, so a value and its missing indicator stay consistent) of a member
-   of ``c`` drawn uniformly.
+   of ``c`` drawn uniformly; a continuous value is then moved part of the way towards
+   a neighbouring training value of its column (``smoothing``;
+   :mod:`lookalike.tabular.models._smoothing`), so it is not a copy.
 
 So the model is the mixture ``p(x) = sum_c (n_c / n) prod_j p_cj(x_j)`` whose leaves
 ``p_cj`` are the empirical distributions of column ``j`` within cell ``c``: a latent
 class model with one class per cell and nonparametric leaves. Each column's marginal is
-exactly its empirical marginal (a uniform member of a size-weighted cell is a uniform
-training row), repeated values keep their rates, and dependence between columns is
-carried by which cell a row comes from. Small cells follow the data closely (and copy
-more); large cells smooth more.
+its empirical marginal (a uniform member of a size-weighted cell is a uniform training
+row; smoothing interpolates between neighbouring values as the column codec does),
+repeated values keep their rates, and dependence between columns is carried by which
+cell a row comes from. Small cells follow the data closely; large cells blur more.
 
 Conditioning is exact for the model: with per-member weights ``w_ig`` (1 when member
 ``i`` meets the condition on group ``g``, a Gaussian kernel around a point for a point
 condition on a continuous dimension), a cell is drawn with probability proportional to
 ``n_c prod_g mean_{i in c} w_ig`` and each conditioned column from its members in
-proportion to ``w_ig`` (the conditioned value itself is then set exactly). No rows are
-rejected.
+proportion to ``w_ig`` (with smoothing, a range weighs a member by the share of its
+smoothing segments inside the range, and the value is drawn on that part; a point
+value is then set exactly). No rows are rejected.
 
 The partition works on :func:`~lookalike.tabular.models.base.row_features`.
 
@@ -41,12 +44,14 @@ from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
+from scipy import special
 from sklearn.base import BaseEstimator
 
 from lookalike._restore import check_float_array, has_fitted_state, is_int, require
 from lookalike._validation import Constraint, Interval, RandomState, validate_params
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ModelDim
+from lookalike.tabular.models._smoothing import covered, segments, smoothed
 from lookalike.tabular.models.base import Conditions, generator, resample, row_features
 
 #: Power iterations for a cell's first principal direction.
@@ -54,6 +59,7 @@ POWER_ITERATIONS = 8
 
 _PARAMETERS: dict[str, Constraint] = {
     "cell_size": Interval(2, None, integer=True),
+    "smoothing": Interval(0.0, 1.0),
     "random_state": RandomState(),
 }
 
@@ -66,6 +72,11 @@ class CellMixture(BaseEstimator):
     cell_size : int, default=8
         Largest number of rows in a cell (cells hold between ``cell_size // 2`` and
         ``cell_size`` rows).
+    smoothing : float in [0, 1], default=1.0
+        How far a drawn continuous value may move towards the next lower or higher
+        training value of its column (in probability units, uniformly, as
+        :class:`~lookalike.tabular.models.trees.SequentialTrees` does); 0 copies
+        values exactly.
     random_state : None, int, RandomState or Generator, default=None
         Seeds the partition (power iterations) and, when ``sample`` gets none, the
         sampling.
@@ -82,8 +93,11 @@ class CellMixture(BaseEstimator):
         Which dimensions are discrete.
     """
 
-    def __init__(self, cell_size: int = 8, random_state: Any = None) -> None:
+    def __init__(
+        self, cell_size: int = 8, smoothing: float = 1.0, random_state: Any = None
+    ) -> None:
         self.cell_size = cell_size
+        self.smoothing = smoothing
         self.random_state = random_state
 
     def fit(self, Z: np.ndarray, dims: Sequence[ModelDim]) -> Self:
@@ -117,7 +131,8 @@ class CellMixture(BaseEstimator):
         rng = generator(self.random_state if random_state is None else random_state)
         conditions = dict(conditions or {})
         starts, sizes = self.cell_starts_[:-1], np.diff(self.cell_starts_)
-        member_weights = self._member_weights(conditions)
+        smooth = self._segments(conditions)
+        member_weights = self._member_weights(conditions, smooth)
         cell_weight = sizes.astype(np.float64)
         for weights in member_weights.values():
             cell_weight *= np.add.reduceat(weights, starts) / sizes
@@ -129,6 +144,10 @@ class CellMixture(BaseEstimator):
             else:
                 members = starts[cells] + (rng.random(n) * sizes[cells]).astype(np.int64)
             out[:, start:stop] = self.rows_[members, start:stop]
+            for j in range(start, stop):
+                if j in smooth:
+                    low, high = _range(conditions.get(j))
+                    out[:, j] = smoothed(smooth[j], self.rows_[:, j], members, low, high, rng)
         for j, condition in conditions.items():
             if condition[0] == "point":
                 out[:, j] = condition[1]
@@ -200,7 +219,24 @@ class CellMixture(BaseEstimator):
             "the model's dimensions disagree with the encoder's",
         )
 
-    def _member_weights(self, conditions: dict[int, Any]) -> dict[int, np.ndarray]:
+    def _segments(self, conditions: dict[int, Any]) -> dict[int, tuple[np.ndarray, ...]]:
+        """Smoothing segments of the continuous dimensions drawn by smoothing.
+
+        Every continuous dimension is smoothed unless ``smoothing`` is 0 or a point
+        condition fixes it.
+        """
+        smoothing = float(self.smoothing)
+        if smoothing == 0:
+            return {}
+        return {
+            j: segments(self.rows_[:, j], smoothing)
+            for j in np.flatnonzero(~self.discrete_).tolist()
+            if conditions.get(j, ("range",))[0] != "point"
+        }
+
+    def _member_weights(
+        self, conditions: dict[int, Any], smooth: dict[int, tuple[np.ndarray, ...]]
+    ) -> dict[int, np.ndarray]:
         """Group index -> weight of every training row for the group's conditions."""
         weights: dict[int, np.ndarray] = {}
         for j, condition in conditions.items():
@@ -209,11 +245,22 @@ class CellMixture(BaseEstimator):
             with np.errstate(invalid="ignore"):
                 if condition[0] == "point":
                     w = np.exp(-0.5 * ((column - condition[1]) / self.bandwidth_) ** 2)
+                elif j in smooth:
+                    u, lower, upper = smooth[j]
+                    low, high = special.ndtr(condition[1]), special.ndtr(condition[2])
+                    w = 0.5 * (covered(lower, u, low, high) + covered(u, upper, low, high))
                 else:
                     w = ((column >= condition[1]) & (column <= condition[2])).astype(np.float64)
             w = np.nan_to_num(w, nan=0.0)
             weights[g] = weights[g] * w if g in weights else w
         return weights
+
+
+def _range(condition: Any) -> tuple[float, float]:
+    """The interval of a range condition (the whole line without one)."""
+    if condition is None:
+        return -np.inf, np.inf
+    return float(condition[1]), float(condition[2])
 
 
 def _weighted_members(

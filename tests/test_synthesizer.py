@@ -170,6 +170,29 @@ def test_auto_compares_families_by_held_out_detector_and_utility():
     assert "lowest sum of its held-out detector ROC AUC" in selection["reason"]
 
 
+def test_trees_visit_the_target_or_the_likely_outcome_first():
+    # Named target: it leads. Otherwise the first utility column: the last column when
+    # it can be predicted (here a label), else the class label with fewest levels.
+    rng = np.random.default_rng(0)
+    n = 300
+    table = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "grade": rng.choice(list("abcd"), n),
+            "flag": rng.choice(["yes", "no"], n),
+            "y": rng.normal(size=n),
+        }
+    )
+    first = lambda synth: synth.fit(table).model_.first  # noqa: E731
+    assert first(Synthesizer(model="trees", target="x", random_state=0)) == "x"
+    assert first(Synthesizer(model="trees", random_state=0)) == "y"
+    without_outcome = table.assign(y=0.0)  # a constant last column predicts nothing
+    assert Synthesizer(model="trees", random_state=0).fit(without_outcome).model_.first == "flag"
+    # An estimator the user configured keeps its own order.
+    own = Synthesizer(model=SequentialTrees(order="given"), random_state=0).fit(table)
+    assert own.model_.first is None and own.model_.order_ == list(table.columns)
+
+
 def test_auto_does_not_choose_a_family_that_loses_a_label():
     # A label whose link to x is not monotone in any order of its levels (x is centred
     # at 0 for "a", +3 for "b", -3 for "c"): a Gaussian copula keeps only a linear
@@ -517,3 +540,31 @@ def test_auto_stops_at_its_time_budget(monkeypatch, penguins):
     assert described["folds_used"] == {"trees": 1}
     assert described["skipped"] == ["cells", "gaussian"]
     assert described["winner"] == "trees" and synth.model_.__class__.__name__ == "SequentialTrees"
+
+
+def test_text_dates_are_compared_as_dates_by_auto_and_evaluate():
+    # A column of text dates is a datetime column for the codecs; the selection's
+    # detector and utility check and evaluate() compare it as dates (it failed with
+    # "is a date in real but not in real" before).
+    from lookalike.evaluation import evaluate
+
+    rng = np.random.default_rng(0)
+    n = 200
+    days = rng.integers(0, 90, n)
+    table = pd.DataFrame(
+        {
+            "when": (pd.Timestamp("2020-05-01") + pd.to_timedelta(days, unit="D")).strftime(
+                "%Y-%m-%d"
+            ),
+            "amount": days * 2.0 + rng.normal(size=n),
+            "kind": rng.choice(["a", "b"], n),
+        }
+    )
+    synth = Synthesizer(random_state=0).fit(table)
+    assert synth.selection_ is not None and synth.selection_.scores
+    fake = synth.sample(n, random_state=1)
+    report = evaluate(table, fake)
+    assert report.kinds["when"] == "numeric"
+    shuffled = fake.assign(when=fake["when"].sample(frac=1, random_state=0).to_numpy())
+    # The dates' link to the amount is seen: breaking it is noticed by the detector.
+    assert evaluate(table, shuffled).detector.auc > report.detector.auc

@@ -99,6 +99,7 @@ def test_init_stores_parameters_and_clone_works():
         "min_samples_leaf": 7,
         "max_depth": 4,
         "order": "auto",
+        "first": None,
         "smoothing": 1.0,
         "random_state": 2,
     }
@@ -137,7 +138,7 @@ def test_layout_and_nan_only_where_the_indicator_says_missing(Z, encoder, model)
     assert 0 < missing.mean() < 1
 
 
-def test_visit_order_puts_few_level_columns_first_and_indicators_before_values(model, encoder):
+def test_visit_order_puts_few_level_columns_first_and_indicators_before_values(model, encoder, Z):
     assert model.order_ == ["A", "B", "X", "K", "W"]
     value = encoder.spans["W"][0]
     assert list(model.visit_[-2:]) == [value + 1, value]
@@ -146,6 +147,11 @@ def test_visit_order_puts_few_level_columns_first_and_indicators_before_values(m
     )
     assert given.order_ == ["W", "K", "X", "B", "A"]
     assert list(given.visit_[:2]) == [value + 1, value]
+    # ``first`` leads and the others keep their order.
+    led = SequentialTrees(first="X", random_state=0).fit(Z, encoder.dims)
+    assert led.order_ == ["X", "A", "B", "K", "W"]
+    led = SequentialTrees(order=["W", "K", "X", "B", "A"], first="B").fit(Z, encoder.dims)
+    assert led.order_ == ["B", "W", "K", "X", "A"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -447,6 +453,8 @@ def test_many_level_column_is_regressed_and_keeps_its_dependence():
         ({"order": ["A", "B", "X", "K", "W", "V"]}, "unknown \\['V'\\]"),
         ({"order": ["A", "A", "X", "K", "W", "B"]}, "repeated \\['A'\\]"),
         ({"random_state": "seed"}, "random_state"),
+        ({"first": "V"}, "'first' parameter .* Got 'V'"),
+        ({"first": 3}, "'first' parameter .* Got 3"),
     ],
 )
 def test_bad_hyper_parameters_raise_at_fit(Z, encoder, params, message):

@@ -188,6 +188,23 @@ def numeric_values(series: pd.Series) -> npt.NDArray[np.float64]:
     return pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _dates_from_text(series: pd.Series) -> pd.Series:
+    """Text that reads as dates (the registry's text datetime columns) as timestamps.
+
+    Other columns, and text that does not read as dates, come back unchanged (then
+    :func:`numeric_values` says what is wrong).
+    """
+    dtype = series.dtype
+    if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+        return series
+    if series.dropna().map(lambda v: isinstance(v, pd.Timestamp | np.datetime64)).all():
+        return series
+    try:
+        return pd.to_datetime(series, format="mixed", utc=True)
+    except (TypeError, ValueError):
+        return series
+
+
 def levels(series: pd.Series) -> npt.NDArray[np.object_]:
     """Categorical values as text, with missing values as the level :data:`MISSING`."""
     text = series.astype(object).map(str).to_numpy(dtype=object)
@@ -209,6 +226,8 @@ def conform(
     for column, kind in kinds.items():
         series = frame[column]
         if kind == NUMERIC:
+            if registry.get(column) == "datetime":
+                series = _dates_from_text(series)
             try:
                 out[column] = numeric_values(series)
             except (TypeError, ValueError):

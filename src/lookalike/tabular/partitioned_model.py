@@ -63,6 +63,7 @@ def fit_partitioned_model(
     seed: int,
     n_jobs: int | None,
     persist: bool | str = "auto",
+    lead: str | None = None,
 ) -> Any:
     """The fitted joint model (see the module docstring).
 
@@ -79,9 +80,12 @@ def fit_partitioned_model(
     seed : int
     n_jobs : int or None
     persist : bool or "auto", default="auto"
+    lead : str or None, default=None
+        The column the ``"trees"`` family visits first (:func:`make_model`).
     """
     if not uses_partitioned_em(model):
-        return make_model(model, sample_scores.shape[0], seed, n_jobs).fit(sample_scores, dims)
+        built = make_model(model, sample_scores.shape[0], seed, n_jobs, lead)
+        return built.fit(sample_scores, dims)
     from lookalike.gaussian import Gaussian
     from lookalike.mixture import GaussianMixture
 

@@ -52,6 +52,7 @@ from lookalike.tabular.models.registry import (
     describe_model,
     make_model,
 )
+from lookalike.tabular.models.selection import lead_column, select_family
 from lookalike.tabular.partitioned import SAMPLE_ROWS
 from lookalike.tabular.schema import check_table, fit_codecs
 
@@ -276,23 +277,26 @@ class Synthesizer:
         codecs = fit_codecs(df, self.kinds, tails=self.bounds is None)
         encoder = self._encoder(codecs)
         Z = encoder.encode(df, rng)
-        model = self._choose_family(Z, encoder, df, rng, encoder.modelled_column(target, "target"))
+        target = encoder.modelled_column(target, "target")
+        real = self._decode_frame(encoder, Z)  # the modelled columns, as samples come out
+        lead = lead_column(real, target)
+        model = self._choose_family(Z, encoder, real, rng, target, lead)
         seed = int(rng.integers(0, 2**31 - 1))
         shown = model if isinstance(model, str) else type(model).__name__
         self._say(f"fitting the joint model ({shown})")
-        self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs).fit(Z, encoder.dims)
+        self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs, lead).fit(Z, encoder.dims)
         self.columns_ = [str(c) for c in df.columns]
         self.encoder_ = encoder
         self.n_rows_ = int(df.shape[0])
-        self.unique_rows_ = self._unique_rows(encoder, Z)
+        self.unique_rows_ = self._unique_rows(real)
         self.__dict__.pop("partitions_", None)
         return self
 
-    def _unique_rows(self, encoder: TableEncoder, Z: np.ndarray) -> np.ndarray:
+    def _unique_rows(self, real: pd.DataFrame) -> np.ndarray:
         """Fingerprints of the training rows (as decoded) that occur once, for ``copies``."""
         if self.copies == "keep":
             return np.zeros(0, dtype=np.uint64)
-        return unique_fingerprints(self._decode_frame(encoder, Z))
+        return unique_fingerprints(real)
 
     def _encoder(self, codecs: list[ColumnCodec]) -> TableEncoder:
         self._check_constraints(codecs)
@@ -309,21 +313,23 @@ class Synthesizer:
         self,
         Z: np.ndarray,
         encoder: TableEncoder,
-        df: pd.DataFrame,
+        real: pd.DataFrame,
         rng: np.random.Generator,
         target: str | None,
+        lead: str | None,
     ) -> Any:
-        """``self.model``, or with ``"auto"`` the family the detector prefers on ``Z``."""
+        """``self.model``, or with ``"auto"`` the family the detector prefers on ``Z``.
+
+        ``real`` holds the modelled columns of the table; ``lead`` is the column the
+        trees family visits first.
+        """
         self.selection_ = None
         if self.model != "auto":
             return self.model
-        from lookalike.tabular.models.selection import select_family
-
         self._say("model='auto': comparing " + ", ".join(AUTO_FAMILIES))
         decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
-        real = df[[c.name for c in encoder.modelled]].reset_index(drop=True)
         self.selection_ = select_family(
-            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs, target
+            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs, target, lead
         )
         if self.selection_.note:
             self._say(f"model='auto': {self.selection_.note}")
@@ -357,9 +363,10 @@ class Synthesizer:
         )
         encoder = self._encoder(fitted.codecs)
         Z = encoder.encode(fitted.sample, rng)
-        model = self._choose_family(
-            Z, encoder, fitted.sample, rng, encoder.modelled_column(self.target, "target")
-        )
+        target = encoder.modelled_column(self.target, "target")
+        real = self._decode_frame(encoder, Z)
+        lead = lead_column(real, target)
+        model = self._choose_family(Z, encoder, real, rng, target, lead)
         seed = int(rng.integers(0, 2**31 - 1))
         on_all = uses_partitioned_em(model)
         shown = model if isinstance(model, str) else type(model).__name__
@@ -369,12 +376,12 @@ class Synthesizer:
         if on_all:
             scores = partitioned.encode_partitions(source, encoder, fitted.lengths, fitted.entropy)
         self.model_ = fit_partitioned_model(
-            model, Z, encoder.dims, scores, seed, self.n_jobs, persist
+            model, Z, encoder.dims, scores, seed, self.n_jobs, persist, lead
         )
         self.columns_ = list(source.columns)
         self.encoder_ = encoder
         self.n_rows_ = fitted.n_rows
-        self.unique_rows_ = self._unique_rows(encoder, Z)
+        self.unique_rows_ = self._unique_rows(real)
         self.partitions_ = {
             **fitted.describe(),
             "model_rows": fitted.n_rows if on_all else Z.shape[0],

@@ -83,10 +83,19 @@ FAMILIES: dict[str, Callable[[int, int, int | None], Any]] = {
 MODELS = ("auto", *FAMILIES)
 
 
-def make_model(model: Any, n_rows: int, seed: int, n_jobs: int | None = None) -> Any:
-    """An unfitted joint model for ``model`` (a family name or an estimator instance)."""
+def make_model(
+    model: Any, n_rows: int, seed: int, n_jobs: int | None = None, lead: str | None = None
+) -> Any:
+    """An unfitted joint model for ``model`` (a family name or an estimator instance).
+
+    ``lead`` is the column a family that visits columns in order takes first (the
+    ``"trees"`` family's ``first``); an estimator instance keeps its own settings.
+    """
     if isinstance(model, str):
-        return FAMILIES[model](n_rows, seed, n_jobs)
+        built = FAMILIES[model](n_rows, seed, n_jobs)
+        if lead is not None and isinstance(built, SequentialTrees):
+            built.set_params(first=lead)
+        return built
     model = clone(model)
     if isinstance(model, JOINT_MODELS):
         if "random_state" in model.get_params() and model.get_params()["random_state"] is None:

@@ -182,6 +182,7 @@ def select_family(
     rng: np.random.Generator,
     n_jobs: int | None = None,
     target: str | None = None,
+    lead: str | None = None,
 ) -> Selection:
     """Compare ``families`` by held-out detector AUC and utility (see the module docstring).
 
@@ -200,6 +201,8 @@ def select_family(
     target : str or None
         The column whose prediction from the others must survive (a column of
         ``frame``); None picks the utility columns with :func:`utility_columns`.
+    lead : str or None
+        The column the ``"trees"`` family visits first (:func:`lead_column`).
     """
     from lookalike.evaluation.detector import detector_auc
 
@@ -233,7 +236,8 @@ def select_family(
         for fold in tested:
             fit_rows = rows[assignment != fold]
             test = np.flatnonzero(assignment == fold)
-            model = make_model(family, fit_rows.size, seed, n_jobs).fit(Z[fit_rows], dims)
+            model = make_model(family, fit_rows.size, seed, n_jobs, lead)
+            model.fit(Z[fit_rows], dims)
             # As many draws as training rows (the utility models train on either);
             # the detector and the DCR compare as many as the fold holds.
             drawn = model.sample(
@@ -320,6 +324,32 @@ def utility_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
     return chosen[:UTILITY_COLUMNS]
 
 
+def lead_column(real: pd.DataFrame, target: str | None) -> str | None:
+    """The column that families visiting columns in order take first.
+
+    ``target`` when given, else the first of :func:`utility_columns` (the column a
+    model trained on the synthetic rows most likely predicts); None when the table
+    has none (fewer than two columns the metrics can use).
+    """
+    if target is not None:
+        return target
+    kinds, registry = _metric_kinds(real)
+    if len(kinds) < 2:
+        return None
+    from lookalike.evaluation.columns import conform
+
+    chosen = utility_columns(conform(real, kinds, "real", registry), kinds)
+    return chosen[0] if chosen else None
+
+
+def _metric_kinds(real: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Column -> metric kind (numeric or categorical), and column -> registry kind."""
+    from lookalike.evaluation.columns import METRIC_KINDS, registry_kinds
+
+    registry = {c: k for c, k in registry_kinds(real).items() if k in METRIC_KINDS}
+    return {column: METRIC_KINDS[kind] for column, kind in registry.items()}, registry
+
+
 class _UtilityCheck:
     """Train on synthetic, test on real, beside train on real, for the utility columns.
 
@@ -328,10 +358,9 @@ class _UtilityCheck:
     """
 
     def __init__(self, real: pd.DataFrame, target: str | None, seed: int) -> None:
-        from lookalike.evaluation.columns import METRIC_KINDS, conform, registry_kinds
+        from lookalike.evaluation.columns import conform
 
-        registry = {c: k for c, k in registry_kinds(real).items() if k in METRIC_KINDS}
-        self.kinds = {column: METRIC_KINDS[kind] for column, kind in registry.items()}
+        self.kinds, registry = _metric_kinds(real)
         self.registry = registry
         self.real = conform(real, self.kinds, "real", registry)
         self.seed = seed

@@ -135,6 +135,13 @@ default="auto"
         ``"fewest-levels-first"``: discrete columns by increasing number of levels,
         then the others; ``"auto"``: the order chosen by measurement
         (:data:`AUTO_ORDER`); a list names every column once.
+    first : str or None, default=None
+        A column visited before all others (the rest keep ``order``): the column
+        models trained on the synthetic rows will predict. Every other column's
+        tree then sees it, so its link with each of them is kept, rather than
+        resting on one tree that predicts it from all the others (on the benchmark
+        tables this kept train-on-synthetic accuracy as high or higher on every
+        table, up to +0.07 of accuracy or R2).
     smoothing : float in [0, 1], default=1.0
         Smoothing of continuous dimensions, so that their values are not copied: the
         copied normal score moves uniformly up to ``smoothing`` of the way towards
@@ -208,10 +215,9 @@ default="auto"
     The model is not a density (leaf sampling copies values), so it has no
     ``score_samples``.
 
-    **Order.** ``"auto"`` stands for :data:`AUTO_ORDER`, the order with the lowest
-    held-out detector AUC on the benchmark tables (few-level discrete columns first,
-    as in synthpop practice; conditioning on a category then needs no resampling
-    when it comes first).
+    **Order.** ``"auto"`` stands for :data:`AUTO_ORDER`, the table's own order, which
+    had the lowest held-out detector AUC on the benchmark tables among the named
+    orders. A condition on the column visited first needs no resampling.
 
     References
     ----------
@@ -247,12 +253,14 @@ default="auto"
         min_samples_leaf: int = 10,
         max_depth: int | None = None,
         order: str | Sequence[str] = "auto",
+        first: str | None = None,
         smoothing: float = 1.0,
         random_state: Any = None,
     ) -> None:
         self.min_samples_leaf = min_samples_leaf
         self.max_depth = max_depth
         self.order = order
+        self.first = first
         self.smoothing = smoothing
         self.random_state = random_state
 
@@ -276,7 +284,7 @@ default="auto"
         validate_params(self, self._parameter_constraints)
         Z, dims = _check_model_space(Z, dims)
         columns = _columns(dims)
-        self.order_ = self._visit_order(columns)
+        self.order_ = self._lead(self._visit_order(columns))
         self.dims_ = list(dims)
         self.n_features_in_ = len(dims)
         self.visit_ = _visit(self.order_, dims)
@@ -284,6 +292,18 @@ default="auto"
         P = _predictor_matrix(Z, dims, self.visit_)
         self.steps_ = [self._fit_step(Z, P, j, k, rng) for k, j in enumerate(self.visit_)]
         return self
+
+    def _lead(self, order: list[str]) -> list[str]:
+        """``order`` with ``first`` moved to the front."""
+        first = self.first
+        if first is None:
+            return order
+        if not isinstance(first, str) or first not in order:
+            raise InvalidParameterError(
+                "The 'first' parameter of SequentialTrees must be None or a column name "
+                f"(columns: {order!r}). Got {first!r} instead."
+            )
+        return [first, *(c for c in order if c != first)]
 
     def _visit_order(self, columns: Mapping[str, list[ModelDim]]) -> list[str]:
         order = self.order

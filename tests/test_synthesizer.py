@@ -165,9 +165,18 @@ def test_auto_compares_families_by_held_out_detector_and_utility():
         family: max(auc, 0.5) + selection["utility_loss"][family]
         for family, auc in selection["detector_auc"].items()
     }
+    # 178 rows: the 4-fold cross-fitting runs three times (12 fits per family).
+    assert selection["repeats"] == 3 and selection["folds_used"] == dict.fromkeys(total, 12)
     # The winner's sum is the lowest up to the tie width (0.5 / sqrt(rows compared)).
-    assert total[selection["winner"]] <= min(total.values()) + 0.5 / np.sqrt(178) + 1e-3
+    assert total[selection["winner"]] <= min(total.values()) + 0.5 / np.sqrt(3 * 178) + 1e-3
     assert "lowest sum of its held-out detector ROC AUC" in selection["reason"]
+
+
+def test_small_tables_repeat_the_cross_fitting():
+    from lookalike.tabular.models.selection import MAX_REPEATS, REPEAT_ROWS, repeats
+
+    assert repeats(40) == MAX_REPEATS == 3 and repeats(REPEAT_ROWS // 3) == 3
+    assert repeats(REPEAT_ROWS // 2) == 2 and repeats(REPEAT_ROWS) == 1 and repeats(10**6) == 1
 
 
 def test_trees_visit_the_target_or_the_likely_outcome_first():

@@ -54,6 +54,9 @@ from lookalike.tabular.columns import ModelDim
 from lookalike.tabular.models._smoothing import covered, segments, smoothed
 from lookalike.tabular.models.base import Conditions, generator, resample, row_features
 
+#: Continuous dimension -> its smoothing segments (u, lower end, upper end).
+_Segments = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
 #: Power iterations for a cell's first principal direction.
 POWER_ITERATIONS = 8
 
@@ -219,7 +222,7 @@ class CellMixture(BaseEstimator):
             "the model's dimensions disagree with the encoder's",
         )
 
-    def _segments(self, conditions: dict[int, Any]) -> dict[int, tuple[np.ndarray, ...]]:
+    def _segments(self, conditions: dict[int, Any]) -> _Segments:
         """Smoothing segments of the continuous dimensions drawn by smoothing.
 
         Every continuous dimension is smoothed unless ``smoothing`` is 0 or a point
@@ -235,7 +238,7 @@ class CellMixture(BaseEstimator):
         }
 
     def _member_weights(
-        self, conditions: dict[int, Any], smooth: dict[int, tuple[np.ndarray, ...]]
+        self, conditions: dict[int, Any], smooth: _Segments
     ) -> dict[int, np.ndarray]:
         """Group index -> weight of every training row for the group's conditions."""
         weights: dict[int, np.ndarray] = {}

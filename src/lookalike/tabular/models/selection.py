@@ -27,8 +27,11 @@ distance of their draws to the closest training row must be at least
 within :data:`TIE` (or the detector's standard error) keep the earlier family of
 :data:`~lookalike.tabular.models.registry.AUTO_FAMILIES`.
 
-Large tables are compared on a seeded sample of :data:`SELECTION_ROWS` rows with one
-split (:data:`SINGLE_SPLIT_ROWS` and more rows) instead of :data:`FOLDS` folds, and a
+Small tables repeat the cross-fitting with new folds (:func:`repeats`: three times
+below 400 rows), since a detector on a fold of a few dozen rows is noisy: scores are
+averaged over every fold of every repeat. Large tables are compared on a seeded sample
+of :data:`SELECTION_ROWS` rows with one split (:data:`SINGLE_SPLIT_ROWS` and more rows)
+instead of :data:`FOLDS` folds, and a
 family is skipped once :data:`TIME_BUDGET` seconds have gone (the first family always
 runs); a family running past the budget is scored on the folds it finished (at least
 one, said in ``folds_used``), so "auto" costs a bounded multiple of one fit.
@@ -61,8 +64,12 @@ SELECTION_ROWS = 20_000
 #: Folds of the cross-fitting below SINGLE_SPLIT_ROWS rows; one 75/25 split above.
 FOLDS = 4
 SINGLE_SPLIT_ROWS = 5_000
-#: Scores within this of the best count as ties (or within 0.5 / sqrt(rows compared),
-#: about the detector's standard error, when that is larger).
+#: The cross-fitting is repeated (new folds) until about this many rows have been
+#: compared, at most MAX_REPEATS times.
+REPEAT_ROWS = 1_200
+MAX_REPEATS = 3
+#: Scores within this of the best count as ties (or within 0.5 / sqrt(rows compared,
+#: counted once per repeat), about the detector's standard error, when that is larger).
 TIE = 0.01
 #: Seconds after which the remaining families are skipped.
 TIME_BUDGET = 120.0
@@ -91,6 +98,7 @@ class Selection:
     n_rows: int = 0
     folds: int = 0
     folds_used: dict[str, int] = field(default_factory=dict)
+    repeats: int = 1
     note: str = ""
     utility_columns: list[str] = field(default_factory=list)
     utility_losses: dict[str, float] = field(default_factory=dict)
@@ -106,6 +114,7 @@ class Selection:
             "skipped": list(self.skipped),
             "rows_compared": self.n_rows,
             "folds": self.folds,
+            "repeats": self.repeats,
             "folds_used": dict(self.folds_used),
             "utility_columns": list(self.utility_columns),
             "utility_loss": {k: round(v, 4) for k, v in self.utility_losses.items()},
@@ -171,6 +180,7 @@ class Selection:
             is_int(self.n_rows) and self.n_rows >= 0 and is_int(self.folds) and self.folds >= 0,
             "n_rows and folds must be ints >= 0",
         )
+        require(is_int(self.repeats) and self.repeats >= 1, "repeats must be an int >= 1")
 
 
 def select_family(
@@ -219,12 +229,15 @@ def select_family(
     if n > SELECTION_ROWS:
         rows = np.sort(rng.choice(n, SELECTION_ROWS, replace=False))
     folds = FOLDS if rows.size < SINGLE_SPLIT_ROWS else 1
-    assignment = rng.permutation(rows.size) % (folds if folds > 1 else 4)
+    assignments = [rng.permutation(rows.size) % (folds if folds > 1 else 4)]
     tested = range(folds) if folds > 1 else range(1)
     real = frame.iloc[rows].reset_index(drop=True)
-    selection = Selection(winner=families[0], n_rows=int(rows.size), folds=folds)
+    count = repeats(rows.size) if folds > 1 else 1
+    selection = Selection(winner=families[0], n_rows=int(rows.size), folds=folds, repeats=count)
     started = time.perf_counter()
     seed = int(rng.integers(0, 2**31 - 1))
+    assignments += [rng.permutation(rows.size) % folds for _ in range(count - 1)]
+    splits = [(r, fold) for r in range(count) for fold in tested]
     utility = _UtilityCheck(real, target, seed)
     selection.utility_columns = list(utility.columns)
     for family in families:
@@ -233,7 +246,8 @@ def select_family(
             continue
         begin = time.perf_counter()
         aucs, ratios, weights, losses = [], [], [], []
-        for fold in tested:
+        for r, fold in splits:
+            assignment = assignments[r]
             fit_rows = rows[assignment != fold]
             test = np.flatnonzero(assignment == fold)
             model = make_model(family, fit_rows.size, seed, n_jobs, lead)
@@ -241,7 +255,8 @@ def select_family(
             # As many draws as training rows (the utility models train on either);
             # the detector and the DCR compare as many as the fold holds.
             drawn = model.sample(
-                max(fit_rows.size, test.size), random_state=np.random.default_rng(seed + fold)
+                max(fit_rows.size, test.size),
+                random_state=np.random.default_rng(seed + fold + FOLDS * r),
             )
             decoded = decode(drawn)
             # Only rows this model never saw are compared with its draws.
@@ -252,7 +267,7 @@ def select_family(
             )
             aucs.append(result.auc)
             ratios.append(dcr_ratio(Z[fit_rows], Z[rows[test]], drawn[: test.size], dims))
-            losses.append(utility.loss(fold, assignment != fold, test, decoded))
+            losses.append(utility.loss((r, fold), assignment != fold, test, decoded))
             weights.append(test.size)
             if time.perf_counter() - started > TIME_BUDGET:
                 break  # scored on the folds done so far
@@ -274,6 +289,11 @@ def select_family(
     return selection
 
 
+def repeats(n_rows: int) -> int:
+    """Cross-fitting repeats for ``n_rows`` compared rows (see the module docstring)."""
+    return int(min(MAX_REPEATS, max(1, REPEAT_ROWS // max(n_rows, 1))))
+
+
 def _winner(selection: Selection, families: Sequence[str]) -> str:
     """The private family with the lowest detector AUC plus utility loss."""
     private = [f for f in selection.scores if selection.dcr_ratios[f] >= MIN_DCR_RATIO]
@@ -284,7 +304,8 @@ def _winner(selection: Selection, families: Sequence[str]) -> str:
         f: max(selection.scores[f], 0.5) + selection.utility_losses.get(f, 0.0) for f in private
     }
     best = min(total.values())
-    tie = max(TIE, 0.5 / np.sqrt(max(selection.n_rows, 1)))
+    compared = selection.n_rows * selection.repeats
+    tie = max(TIE, 0.5 / np.sqrt(max(compared, 1)))
     return next(f for f in families if f in private and total[f] <= best + tie)
 
 
@@ -370,10 +391,10 @@ class _UtilityCheck:
                 self.columns = [target]
             elif target is None:
                 self.columns = utility_columns(self.real, self.kinds)
-        self._reference: dict[tuple[int, str], float] = {}
+        self._reference: dict[tuple[int, int, str], float] = {}
 
     def loss(
-        self, fold: int, fit_mask: np.ndarray, test: np.ndarray, drawn: pd.DataFrame
+        self, split: tuple[int, int], fit_mask: np.ndarray, test: np.ndarray, drawn: pd.DataFrame
     ) -> float:
         """Mean over the utility columns of (train-on-real - train-on-synthetic) score."""
         from lookalike.evaluation.columns import conform
@@ -385,7 +406,7 @@ class _UtilityCheck:
         synthetic = conform(drawn, self.kinds, "synthetic", self.registry)
         losses = []
         for column in self.columns:
-            key = (fold, column)
+            key = (*split, column)
             if key not in self._reference:
                 fit_on = self.real[fit_mask].reset_index(drop=True)
                 self._reference[key] = holdout_score(

@@ -816,18 +816,21 @@ def test_table_options_reach_the_synthesizer(small_csv, tmp_path):
     result = _invoke(
         "fit", small_csv, "-o", model, "-m", "gaussian", "--seed", "4294967295",
         "--kind", "count=categorical", "--kind", " x = continuous ", "--bounds", "clip",
-        "--ids", "regenerate",
+        "--ids", "regenerate", "--copies", "keep",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     fitted = load(model)
     assert fitted.kinds == {"count": "categorical", "x": "continuous"}
-    assert (fitted.bounds, fitted.ids) == ("clip", "regenerate")
+    assert (fitted.bounds, fitted.ids, fitted.copies) == ("clip", "regenerate", "keep")
+    assert fitted.unique_rows_.size == 0
     assert fitted.random_state == 2**32 - 1
     kinds = {c["name"]: c["kind"] for c in fitted.summary()["columns"]}
     assert kinds["count"] == "categorical"
     result = _invoke("fit", small_csv, "-o", model, "-m", "gaussian", "--bounds", "none")
     assert result.exit_code == 0, result.stderr
-    assert load(model).bounds is None
+    assert load(model).bounds is None and load(model).copies == "redraw"
+    result = _invoke("fit", small_csv, "-o", model, "--copies", "never")
+    assert result.exit_code != 0 and "--copies" in result.stderr
 
 
 def test_library_warnings_are_one_clean_line_each(small_csv, tmp_path, monkeypatch):

@@ -37,6 +37,7 @@ from lookalike.cli._shared import (
 #: ``--bounds`` -> the Synthesizer's ``bounds``.
 BOUNDS_CHOICES: dict[str, str | None] = {"observed": "observed", "clip": "clip", "none": None}
 IDS_CHOICES = ("drop", "regenerate")
+COPIES_CHOICES = ("redraw", "keep")
 _GLOB_CHARACTERS = frozenset("*?[")
 #: Fewest rows a table fit learns from (one row has no spread to learn).
 MIN_ROWS = 2
@@ -120,6 +121,18 @@ def fit(
             help=(
                 "Id columns are never modelled: 'drop' leaves them out of samples, "
                 "'regenerate' fills them with new unique ids (default: drop)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    copies: Annotated[
+        str | None,
+        typer.Option(
+            "--copies",
+            help=(
+                "'redraw': a sampled row equal to a training row that occurs once is drawn "
+                "again (the model file keeps a fingerprint of each such row); 'keep': no "
+                "check (default: redraw)."
             ),
             show_default=False,
         ),
@@ -234,12 +247,14 @@ def fit(
     non_finite = "missing" if non_finite is None else non_finite
     bounds = "observed" if bounds is None else bounds
     ids = "drop" if ids is None else ids
+    copies = "redraw" if copies is None else copies
     check_choice("--non-finite", non_finite, NON_FINITE_CHOICES)
     check_choice("--bounds", bounds, tuple(BOUNDS_CHOICES))
     check_choice("--ids", ids, IDS_CHOICES)
+    check_choice("--copies", copies, COPIES_CHOICES)
     kinds = parse_kinds(kind or [])
     selected = split_columns(columns)
-    options = _SynthesizerOptions(joint, kinds, BOUNDS_CHOICES[bounds], ids, target, seed)
+    options = _SynthesizerOptions(joint, kinds, BOUNDS_CHOICES[bounds], ids, target, seed, copies)
     if dask is not None:
         if sheet is not None:
             raise BadInput("--sheet reads Excel files, which --dask cannot; use Parquet or CSV")
@@ -308,6 +323,7 @@ class _SynthesizerOptions:
     ids: str
     target: str | None
     seed: int | None
+    copies: str = "redraw"
 
     def make(self) -> Any:
         from lookalike.tabular import Synthesizer
@@ -318,6 +334,7 @@ class _SynthesizerOptions:
             bounds=self.bounds,
             ids=self.ids,
             target=self.target,
+            copies=self.copies,
             random_state=self.seed,
         )
 

@@ -122,7 +122,8 @@ class Synthesizer:
         an outcome). With ``model="auto"``, the winner must keep it as predictable
         from the other columns as the best family does (train on synthetic, test on
         real); without it, "auto" checks up to three columns it picks, class labels
-        first. :meth:`augment` uses its own ``target`` when it fits.
+        first. The ``"trees"`` family visits it (else the first column "auto" would
+        check) before the others. :meth:`augment` uses its own ``target`` when it fits.
     copies : {"redraw", "keep"}, default="redraw"
         ``"redraw"``: a generated row equal in every modelled column to a training
         row that occurs once in the table (an exact copy of one record) is drawn

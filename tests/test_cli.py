@@ -918,3 +918,15 @@ def test_sample_where_open_ended_ranges(model_file, tmp_path):
     mass, bill = drawn["body_mass_g"].dropna(), drawn["bill_length_mm"].dropna()
     assert len(drawn) == 60 and len(mass) > 0 and len(bill) > 0
     assert (mass <= 3600).all() and (bill >= 40).all()
+
+
+def test_python_dash_m_lookalike_runs_the_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "lookalike", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fit" in result.stdout and "sample" in result.stdout

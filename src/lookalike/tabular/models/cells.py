@@ -134,7 +134,7 @@ class CellMixture(BaseEstimator):
         rng = generator(self.random_state if random_state is None else random_state)
         conditions = dict(conditions or {})
         starts, sizes = self.cell_starts_[:-1], np.diff(self.cell_starts_)
-        smooth = self._segments(conditions)
+        smooth = self._segments(conditions)  # of the range-conditioned dimensions
         member_weights = self._member_weights(conditions, smooth)
         cell_weight = sizes.astype(np.float64)
         for weights in member_weights.values():
@@ -148,9 +148,16 @@ class CellMixture(BaseEstimator):
                 members = starts[cells] + (rng.random(n) * sizes[cells]).astype(np.int64)
             out[:, start:stop] = self.rows_[members, start:stop]
             for j in range(start, stop):
-                if j in smooth:
-                    low, high = _range(conditions.get(j))
-                    out[:, j] = smoothed(smooth[j], self.rows_[:, j], members, low, high, rng)
+                if (
+                    self.smoothing == 0
+                    or self.discrete_[j]
+                    or (j in conditions and conditions[j][0] == "point")
+                ):
+                    continue
+                # One dimension's segments at a time: three floats per training row.
+                bounds = smooth[j] if j in smooth else segments(self.rows_[:, j], self.smoothing)
+                low, high = _range(conditions.get(j))
+                out[:, j] = smoothed(bounds, self.rows_[:, j], members, low, high, rng)
         for j, condition in conditions.items():
             if condition[0] == "point":
                 out[:, j] = condition[1]
@@ -223,18 +230,17 @@ class CellMixture(BaseEstimator):
         )
 
     def _segments(self, conditions: dict[int, Any]) -> _Segments:
-        """Smoothing segments of the continuous dimensions drawn by smoothing.
+        """Smoothing segments of the continuous dimensions with a range condition.
 
         Every continuous dimension is smoothed unless ``smoothing`` is 0 or a point
-        condition fixes it.
+        condition fixes it; a range condition weighs members by their segments.
         """
-        smoothing = float(self.smoothing)
-        if smoothing == 0:
+        if self.smoothing == 0:
             return {}
         return {
-            j: segments(self.rows_[:, j], smoothing)
-            for j in np.flatnonzero(~self.discrete_).tolist()
-            if conditions.get(j, ("range",))[0] != "point"
+            j: segments(self.rows_[:, j], float(self.smoothing))
+            for j, condition in conditions.items()
+            if not self.discrete_[j] and condition[0] != "point"
         }
 
     def _member_weights(

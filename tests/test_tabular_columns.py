@@ -90,6 +90,17 @@ def test_kinds_are_inferred_in_one_place(table, codecs):
     assert all(infer_kind(table[c.name]) == c.kind for c in codecs)
 
 
+@pytest.mark.parametrize("layout", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M"])
+def test_text_dates_keep_their_format_when_the_first_value_is_ambiguous(layout):
+    # "01/02/2024" reads month first and day first; "13/01/2024" further down says which.
+    days = pd.to_datetime(["2024-02-01", "2024-01-13", "2024-03-05", "2024-12-31"] * 10)
+    text = pd.Series(days.strftime(layout), name="when")
+    codec = fit_codecs(text.to_frame())[0]
+    assert codec.kind == "datetime" and codec.text_format == layout
+    rng = np.random.default_rng(0)
+    pd.testing.assert_series_equal(codec.decode(codec.encode(text, rng)), text, check_names=False)
+
+
 def test_ids_need_enough_rows_and_distinct_values():
     names = pd.Series([f"n{k}" for k in range(30)], name="name")
     assert infer_kind(names) == "id"

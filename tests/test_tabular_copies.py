@@ -92,6 +92,11 @@ def test_conditions_that_only_copies_meet_say_so():
     with pytest.raises(ValueError, match="copies='keep'"):
         synth.sample(1, where={"g": "c"})
     assert rows(copying_synthesizer("keep").fit(train).sample(1, where={"g": "c"})) == [("c", "r")]
+    # Values the caller fixes in every column are the caller's own: not checked.
+    fixed = synth.sample(3, where={"g": "c", "h": "r"})
+    assert rows(fixed) == [("c", "r")] * 3
+    alone = Synthesizer(random_state=0).fit(pd.DataFrame({"x": np.arange(50.0)}))
+    assert alone.sample(2, where={"x": 7.0})["x"].tolist() == [7.0, 7.0]
 
 
 @pytest.mark.filterwarnings("ignore::lookalike.tabular.constraints.LowAcceptanceWarning")

@@ -606,6 +606,9 @@ class Synthesizer:
         ]
         parts: list[pd.DataFrame] = []
         collected = drawn = copies = 0
+        # Rows whose every column the caller fixed are the caller's own values.
+        chosen = {c.name for c in self.encoder_.modelled} <= set(exact)
+        guarded = np.zeros(0, dtype=np.uint64) if chosen else self._unique_rows_checked()
         limit = MAX_DRAWS_PER_ROW * n + MAX_DRAWS_EXTRA
         while collected < n or not parts:
             batch = min(SAMPLE_BLOCK, max(n - collected, 0))
@@ -622,7 +625,7 @@ class Synthesizer:
             for constraint in rejecting:
                 keep &= constraint.satisfied(frame)
             keep &= self._in_range(frame)
-            copy = reproduces(frame, self._unique_rows_checked()) & keep
+            copy = reproduces(frame, guarded) & keep
             copies += int(copy.sum())
             keep &= ~copy
             parts.append(frame[keep])

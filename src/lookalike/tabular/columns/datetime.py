@@ -110,11 +110,7 @@ class DatetimeCodec(IntegerCodec):
 
     def _parse_text(self, series: pd.Series, fitting: bool) -> pd.Series:
         if fitting:
-            first = next((v for v in series.tolist() if isinstance(v, str)), None)
-            guessed = None
-            if first is not None:
-                guessed = pd.tseries.api.guess_datetime_format(first)
-            self.text_format = guessed or ""
+            self.text_format = _text_format(series)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -276,3 +272,24 @@ def _grain(stamps: np.ndarray) -> str:
         if np.array_equal(coarse.astype(stamps.dtype), stamps):
             return grain
     return np.datetime_data(stamps.dtype)[0]
+
+
+def _text_format(series: pd.Series) -> str:
+    """The format every text date of ``series`` reads with ("" when none does).
+
+    The format is guessed from the first value, month first and then day first
+    ("01/02/2024" fits both); the first guess under which every distinct value parses
+    wins, so "13/01/2024" further down settles it. Without one, values are parsed one
+    by one (pandas' ``format="mixed"``) and written back in ISO form.
+    """
+    texts = pd.Series(pd.unique(series.dropna().astype(str)))
+    if texts.empty:
+        return ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for dayfirst in (False, True):
+            guessed = pd.tseries.api.guess_datetime_format(texts.iloc[0], dayfirst=dayfirst)
+            if guessed and not pd.to_datetime(texts, format=guessed, errors="coerce").isna().any():
+                return guessed
+    return ""
+

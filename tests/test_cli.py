@@ -364,6 +364,9 @@ def test_info_lists_what_was_fitted(penguins, model_file):
     assert "rows fitted: 344" in result.stdout
     assert summary["model"] in result.stdout and "GaussianMixture" in result.stdout
     assert f"model dimensions: {summary['n_model_dims']}" in result.stdout
+    guarded = summary["copies"]["unique_training_rows"]
+    assert guarded > 300  # penguins' rows are nearly all unique
+    assert f"redrawn (the model keeps fingerprints of {guarded} unique" in result.stdout
     size = model_file.stat().st_size
     assert f"{size / 1024:.1f} KiB" in result.stdout or f"{size} bytes" in result.stdout
 

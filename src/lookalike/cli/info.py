@@ -57,6 +57,15 @@ def info(
     if summary.get("dropped_ids"):
         console.print(f"id columns left out: {', '.join(summary['dropped_ids'])}", highlight=False)
     console.print(f"model dimensions: {summary.get('n_model_dims')}", highlight=False)
+    copies = summary.get("copies")
+    if copies:
+        guarded = copies["unique_training_rows"]
+        said = (
+            f"redrawn (the model keeps fingerprints of {guarded} unique training rows)"
+            if copies["policy"] == "redraw"
+            else "kept (not checked)"
+        )
+        console.print(f"copies of unique training rows: {said}", highlight=False)
     partitions = summary.get("partitions")
     if partitions:
         console.print(

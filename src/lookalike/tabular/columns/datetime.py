@@ -292,4 +292,3 @@ def _text_format(series: pd.Series) -> str:
             if guessed and not pd.to_datetime(texts, format=guessed, errors="coerce").isna().any():
                 return guessed
     return ""
-

@@ -71,24 +71,9 @@ def utility_metrics(
     one-hot categoricals (:func:`lookalike.evaluation.columns.design_matrix`). The default
     model is histogram gradient boosting with early stopping (:data:`EARLY_STOPPING_ROWS`).
     """
-    numeric_target = kinds[target] != CATEGORICAL
-    train, test, synthetic = (
-        _present(frame, target, numeric_target) for frame in (train, test, synthetic)
-    )
-    classification = is_classification(train[target], kinds[target])
-    features = [column for column in kinds if column != target]
-    x_train, x_test, x_synthetic = design_matrix([train, test, synthetic], kinds, features)
-    if classification:
-        y_train, y_test, y_synthetic = (
-            _labels(frame[target], numeric_target) for frame in (train, test, synthetic)
-        )
-        default: Any = HistGradientBoostingClassifier(random_state=seed)
-    else:
-        y_train, y_test, y_synthetic = (
-            frame[target].to_numpy(dtype=float) for frame in (train, test, synthetic)
-        )
-        default = HistGradientBoostingRegressor(random_state=seed)
-    template = default if utility_model is None else utility_model
+    classification, xs, ys = _prepared([train, test, synthetic], target, kinds)
+    (x_train, x_test, x_synthetic), (y_train, y_test, y_synthetic) = xs, ys
+    template = _model(classification, seed) if utility_model is None else utility_model
     scores: dict[str, dict[str, float]] = {}
     notes: dict[str, str] = {}
     for name, x, y in (("tstr", x_synthetic, y_synthetic), ("trtr", x_train, y_train)):
@@ -152,28 +137,44 @@ def holdout_score(
     missing target are dropped. NaN when ``fit_on`` has fewer than 2 such rows or one
     class, or ``test`` none.
     """
-    numeric_target = kinds[target] != CATEGORICAL
-    fit_on, test = (_present(frame, target, numeric_target) for frame in (fit_on, test))
-    classification = is_classification(fit_on[target], kinds[target])
-    features = [column for column in kinds if column != target]
-    x_fit, x_test = design_matrix([fit_on, test], kinds, features)
-    if classification:
-        y_fit, y_test = (_labels(frame[target], numeric_target) for frame in (fit_on, test))
-        if len(y_fit) < 2 or len(y_test) == 0 or np.unique(y_fit).size < 2:
-            return float("nan")
-        template: Any = HistGradientBoostingClassifier(random_state=seed)
-        if forest_trees is not None:
-            template = RandomForestClassifier(forest_trees, random_state=seed)
-        predicted = _fit_predict(template, forest_trees is None, x_fit, y_fit, x_test)
-        return float(balanced_accuracy_score(y_test, predicted))
-    y_fit, y_test = (frame[target].to_numpy(dtype=float) for frame in (fit_on, test))
-    if len(y_fit) < 2 or len(y_test) == 0:
+    classification, (x_fit, x_test), (y_fit, y_test) = _prepared([fit_on, test], target, kinds)
+    if len(y_fit) < 2 or len(y_test) == 0 or (classification and np.unique(y_fit).size < 2):
         return float("nan")
-    template = HistGradientBoostingRegressor(random_state=seed)
-    if forest_trees is not None:
-        template = RandomForestRegressor(forest_trees, random_state=seed)
+    template = _model(classification, seed, forest_trees)
     predicted = _fit_predict(template, forest_trees is None, x_fit, y_fit, x_test)
+    if classification:
+        return float(balanced_accuracy_score(y_test, predicted))
     return float(r2_score(y_test, predicted))
+
+
+def _prepared(
+    frames: list[pd.DataFrame], target: str, kinds: dict[str, str]
+) -> tuple[bool, list[np.ndarray], list[np.ndarray]]:
+    """Whether ``target`` is a class label, and each frame's features and target values.
+
+    Rows with a missing target are dropped; features are the other columns
+    (:func:`lookalike.evaluation.columns.design_matrix`); a label comes as text, a
+    number as float. The first frame (the training rows) decides the task.
+    """
+    numeric_target = kinds[target] != CATEGORICAL
+    frames = [_present(frame, target, numeric_target) for frame in frames]
+    classification = is_classification(frames[0][target], kinds[target])
+    features = [column for column in kinds if column != target]
+    xs = list(design_matrix(frames, kinds, features))
+    if classification:
+        ys = [_labels(frame[target], numeric_target) for frame in frames]
+    else:
+        ys = [frame[target].to_numpy(dtype=float) for frame in frames]
+    return classification, xs, ys
+
+
+def _model(classification: bool, seed: int, forest_trees: int | None = None) -> Any:
+    """The default utility model: histogram boosting, or a forest of ``forest_trees``."""
+    if forest_trees is not None:
+        forest = RandomForestClassifier if classification else RandomForestRegressor
+        return forest(forest_trees, random_state=seed)
+    boosting = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
+    return boosting(random_state=seed)
 
 
 def _row(metric: str, column: str, value: float, reference: float, note: str) -> dict[str, Any]:

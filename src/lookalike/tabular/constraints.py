@@ -16,7 +16,7 @@ satisfies every constraint on it. New constraints subclass :class:`Constraint`.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -188,3 +188,26 @@ class FixedSum(Constraint):
             type(self.total) is float and not np.isnan(self.total),
             "FixedSum: total must be a number",
         )
+
+
+def rescaled_in_range(
+    frame: pd.DataFrame, constraints: Sequence[Constraint], codec: Callable[[str], Any]
+) -> np.ndarray:
+    """Rows whose values, as constraints that move them left them, stay in observed ranges.
+
+    Only constraints that rescale values (:meth:`Constraint.apply`, as
+    :class:`FixedSum` does) can move a value out of its column's observed
+    ``[low, high]`` (``codec(name)`` gives the column's codec); such rows are
+    rejected, within a relative tolerance of 1e-9.
+    """
+    keep = np.ones(len(frame), dtype=bool)
+    for constraint in constraints:
+        if type(constraint).apply is Constraint.apply:
+            continue
+        for name in constraint.column_names():
+            low, high = codec(name).low, codec(name).high
+            values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                outside = (values < low - 1e-9 * abs(low)) | (values > high + 1e-9 * abs(high))
+            keep &= ~outside
+    return keep

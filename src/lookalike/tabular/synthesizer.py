@@ -41,7 +41,7 @@ from lookalike.exceptions import NotFittedError
 from lookalike.tabular.augment import augment_counts
 from lookalike.tabular.columns import KINDS, ColumnCodec, IdCodec
 from lookalike.tabular.conditions import filled, merge_conditions
-from lookalike.tabular.constraints import Constraint, LowAcceptanceWarning
+from lookalike.tabular.constraints import Constraint, LowAcceptanceWarning, rescaled_in_range
 from lookalike.tabular.copies import reproduces, unique_fingerprints
 from lookalike.tabular.encoder import TableEncoder
 from lookalike.tabular.models.base import generator
@@ -129,7 +129,8 @@ class Synthesizer:
         row that occurs once in the table (an exact copy of one record) is drawn
         again, as synthpop removes replicated uniques
         (:mod:`lookalike.tabular.copies`; the fitted synthesizer keeps a 64-bit
-        fingerprint of each unique training row); ``"keep"``: no check.
+        fingerprint of each unique training row, or for a partitioned table of each
+        unique row of its seeded sample); ``"keep"``: no check.
     random_state : None, int, RandomState or Generator, default=None
         Seeds the encoding, the model and (when ``sample`` gets none) the sampling:
         with an int, the same table gives the same rows.
@@ -624,7 +625,8 @@ class Synthesizer:
             keep = np.ones(len(frame), dtype=bool)
             for constraint in rejecting:
                 keep &= constraint.satisfied(frame)
-            keep &= self._in_range(frame)
+            if self.bounds is not None:
+                keep &= rescaled_in_range(frame, self.constraints or [], self.encoder_.codec)
             copy = reproduces(frame, guarded) & keep
             copies += int(copy.sum())
             keep &= ~copy
@@ -664,24 +666,6 @@ class Synthesizer:
         if self.copies == "keep":
             return np.zeros(0, dtype=np.uint64)
         return getattr(self, "unique_rows_", np.zeros(0, dtype=np.uint64))
-
-    def _in_range(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows whose FixedSum-rescaled values stay in the observed ranges."""
-        keep = np.ones(len(frame), dtype=bool)
-        if self.bounds is None:
-            return keep
-        for constraint in self.constraints or []:
-            if type(constraint).apply is Constraint.apply:
-                continue
-            for name in constraint.column_names():
-                codec = self.encoder_.codec(name)
-                values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-                with np.errstate(invalid="ignore"):
-                    outside = (values < codec.low - 1e-9 * abs(codec.low)) | (  # type: ignore[attr-defined]
-                        values > codec.high + 1e-9 * abs(codec.high)  # type: ignore[attr-defined]
-                    )
-                keep &= ~outside
-        return keep
 
     @staticmethod
     def _decode_frame(

@@ -197,8 +197,6 @@ def _dates_from_text(series: pd.Series) -> pd.Series:
     dtype = series.dtype
     if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
         return series
-    if series.dropna().map(lambda v: isinstance(v, pd.Timestamp | np.datetime64)).all():
-        return series
     try:
         return pd.to_datetime(series, format="mixed", utc=True)
     except (TypeError, ValueError):

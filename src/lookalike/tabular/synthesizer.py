@@ -52,7 +52,7 @@ from lookalike.tabular.models.registry import (
     describe_model,
     make_model,
 )
-from lookalike.tabular.models.selection import lead_column, select_family
+from lookalike.tabular.models.selection import checked_columns, lead_column, select_family
 from lookalike.tabular.partitioned import SAMPLE_ROWS
 from lookalike.tabular.schema import check_table, fit_codecs
 
@@ -281,8 +281,9 @@ class Synthesizer:
         Z = encoder.encode(df, rng)
         target = encoder.modelled_column(target, "target")
         real = self._decode_frame(encoder, Z)  # the modelled columns, as samples come out
-        lead = lead_column(real, target)
-        model = self._choose_family(Z, encoder, real, rng, target, lead)
+        checked = checked_columns(real, target)
+        lead = lead_column(checked, target)
+        model = self._choose_family(Z, encoder, real, rng, checked, lead)
         seed = int(rng.integers(0, 2**31 - 1))
         shown = model if isinstance(model, str) else type(model).__name__
         self._say(f"fitting the joint model ({shown})")
@@ -317,13 +318,13 @@ class Synthesizer:
         encoder: TableEncoder,
         real: pd.DataFrame,
         rng: np.random.Generator,
-        target: str | None,
+        checked: list[str],
         lead: str | None,
     ) -> Any:
         """``self.model``, or with ``"auto"`` the family the detector prefers on ``Z``.
 
-        ``real`` holds the modelled columns of the table; ``lead`` is the column the
-        trees family visits first.
+        ``real`` holds the modelled columns of the table, ``checked`` its utility
+        columns; ``lead`` is the column the trees family visits first.
         """
         self.selection_ = None
         if self.model != "auto":
@@ -331,7 +332,7 @@ class Synthesizer:
         self._say("model='auto': comparing " + ", ".join(AUTO_FAMILIES))
         decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
         self.selection_ = select_family(
-            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs, target, lead
+            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs, checked, lead
         )
         if self.selection_.note:
             self._say(f"model='auto': {self.selection_.note}")
@@ -367,8 +368,9 @@ class Synthesizer:
         Z = encoder.encode(fitted.sample, rng)
         target = encoder.modelled_column(self.target, "target")
         real = self._decode_frame(encoder, Z)
-        lead = lead_column(real, target)
-        model = self._choose_family(Z, encoder, real, rng, target, lead)
+        checked = checked_columns(real, target)
+        lead = lead_column(checked, target)
+        model = self._choose_family(Z, encoder, real, rng, checked, lead)
         seed = int(rng.integers(0, 2**31 - 1))
         on_all = uses_partitioned_em(model)
         shown = model if isinstance(model, str) else type(model).__name__

@@ -191,7 +191,7 @@ def select_family(
     families: Sequence[str],
     rng: np.random.Generator,
     n_jobs: int | None = None,
-    target: str | None = None,
+    checked: Sequence[str] = (),
     lead: str | None = None,
 ) -> Selection:
     """Compare ``families`` by held-out detector AUC and utility (see the module docstring).
@@ -208,9 +208,9 @@ def select_family(
     families : sequence of str
     rng : Generator
     n_jobs : int or None
-    target : str or None
-        The column whose prediction from the others must survive (a column of
-        ``frame``); None picks the utility columns with :func:`utility_columns`.
+    checked : sequence of str
+        The utility columns, whose prediction from the others must survive
+        (:func:`checked_columns` of the whole table).
     lead : str or None
         The column the ``"trees"`` family visits first (:func:`lead_column`).
     """
@@ -238,7 +238,7 @@ def select_family(
     seed = int(rng.integers(0, 2**31 - 1))
     assignments += [rng.permutation(rows.size) % folds for _ in range(count - 1)]
     splits = [(r, fold) for r in range(count) for fold in tested]
-    utility = _UtilityCheck(real, target, seed)
+    utility = _UtilityCheck(real, checked, seed)
     selection.utility_columns = list(utility.columns)
     for family in families:
         if selection.scores and time.perf_counter() - started > TIME_BUDGET:
@@ -345,22 +345,31 @@ def utility_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
     return chosen[:UTILITY_COLUMNS]
 
 
-def lead_column(real: pd.DataFrame, target: str | None) -> str | None:
+def checked_columns(real: pd.DataFrame, target: str | None) -> list[str]:
+    """The utility columns of ``real``: ``[target]``, or :func:`utility_columns` without one.
+
+    Empty when the table has fewer than two columns the metrics can use, or when
+    ``target`` is not one of them.
+    """
+    kinds, registry = _metric_kinds(real)
+    if len(kinds) < 2:
+        return []
+    if target is not None:
+        return [target] if target in kinds else []
+    from lookalike.evaluation.columns import conform
+
+    return utility_columns(conform(real, kinds, "real", registry), kinds)
+
+
+def lead_column(checked: Sequence[str], target: str | None) -> str | None:
     """The column that families visiting columns in order take first.
 
-    ``target`` when given, else the first of :func:`utility_columns` (the column a
-    model trained on the synthetic rows most likely predicts); None when the table
-    has none (fewer than two columns the metrics can use).
+    ``target`` when given, else the first of the ``checked`` utility columns (the
+    column a model trained on the synthetic rows most likely predicts), else None.
     """
     if target is not None:
         return target
-    kinds, registry = _metric_kinds(real)
-    if len(kinds) < 2:
-        return None
-    from lookalike.evaluation.columns import conform
-
-    chosen = utility_columns(conform(real, kinds, "real", registry), kinds)
-    return chosen[0] if chosen else None
+    return checked[0] if checked else None
 
 
 def _metric_kinds(real: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
@@ -378,7 +387,7 @@ class _UtilityCheck:
     computed once per fold and column and shared by every family.
     """
 
-    def __init__(self, real: pd.DataFrame, target: str | None, seed: int) -> None:
+    def __init__(self, real: pd.DataFrame, checked: Sequence[str], seed: int) -> None:
         from lookalike.evaluation.columns import conform
 
         self.kinds, registry = _metric_kinds(real)
@@ -387,10 +396,7 @@ class _UtilityCheck:
         self.seed = seed
         self.columns: list[str] = []
         if len(self.kinds) >= 2:
-            if target is not None and target in self.kinds:
-                self.columns = [target]
-            elif target is None:
-                self.columns = utility_columns(self.real, self.kinds)
+            self.columns = [column for column in checked if column in self.kinds]
         self._reference: dict[tuple[int, int, str], float] = {}
 
     def loss(

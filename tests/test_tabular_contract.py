@@ -35,7 +35,9 @@ MODELS = {
     "trees-first": SequentialTrees(first="label", random_state=0),
     "cells": CellMixture(random_state=0),
     "cells-unsmoothed": CellMixture(smoothing=0.0, random_state=0),
+    "cells-first": CellMixture(first="label", random_state=0),
     "gaussian": EstimatorModel(Gaussian(reg_covar=1e-4), random_state=0),
+    "gaussian-first": EstimatorModel(Gaussian(reg_covar=1e-4), random_state=0, first="label"),
     "mixture": EstimatorModel(GaussianMixture(3, random_state=0), random_state=0),
 }
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from lookalike.exceptions import InvalidParameterError
 from lookalike.gaussian import Gaussian
 from lookalike.mixture import GaussianMixture
 from lookalike.tabular.encoder import TableEncoder
@@ -42,6 +43,41 @@ def test_cells_hold_between_half_and_all_of_cell_size(encoded):
     model = CellMixture(cell_size=10, random_state=0).fit(Z, encoder.dims)
     sizes = np.diff(model.cell_starts_)
     assert sizes.sum() == Z.shape[0] and sizes.max() <= 10 and sizes.min() >= 5
+
+
+def test_cells_split_by_first_never_mix_its_levels(encoded):
+    frame, encoder, Z = encoded
+    group = next(j for j, dim in enumerate(encoder.dims) if dim.column == "group")
+    mixed = CellMixture(random_state=0).fit(Z, encoder.dims)
+    split = CellMixture(first="group", random_state=0).fit(Z, encoder.dims)
+
+    def cells_with_two_levels(model):
+        codes = encoder.dims[group].codes(model.rows_[:, group])
+        return sum(
+            np.unique(codes[a:b]).size > 1
+            for a, b in zip(model.cell_starts_[:-1], model.cell_starts_[1:], strict=True)
+        )
+
+    assert cells_with_two_levels(mixed) > 0  # the data overlap: unsplit cells mix levels
+    assert cells_with_two_levels(split) == 0
+    sizes = np.diff(split.cell_starts_)
+    assert sizes.max() <= split.cell_size
+    # Every level keeps its rows: the drawn level rates are the data's.
+    drawn = pd.DataFrame(encoder.decode(split.sample(6000, random_state=1)))
+    counts = drawn["group"].value_counts().reindex(["a", "b", "c"])
+    real = frame["group"].value_counts().reindex(["a", "b", "c"])
+    assert stats.chi2_contingency(np.vstack([real, counts]))[1] > ALPHA
+
+
+def test_cells_first_on_a_number_or_unknown_column(encoded):
+    _, encoder, Z = encoded
+    plain = CellMixture(random_state=0).fit(Z, encoder.dims)
+    numeric = CellMixture(first="x", random_state=0).fit(Z, encoder.dims)
+    # A numeric column is not split by: the partition is the unsplit one.
+    assert np.array_equal(plain.rows_, numeric.rows_, equal_nan=True)
+    assert np.array_equal(plain.cell_starts_, numeric.cell_starts_)
+    with pytest.raises(InvalidParameterError, match="'first' parameter of CellMixture"):
+        CellMixture(first="nope").fit(Z, encoder.dims)
 
 
 def test_cells_reproduce_every_marginal_and_keep_dependence(encoded):
@@ -127,6 +163,51 @@ def test_calibrated_estimators_decode_exact_marginals(encoded, estimator):
     counts = decoded["group"].value_counts().reindex(["a", "b", "c"])
     real = frame["group"].value_counts().reindex(["a", "b", "c"])
     assert stats.chi2_contingency(np.vstack([real, counts]))[1] > ALPHA
+
+
+def test_gaussian_first_fits_one_normal_per_level():
+    # x and y correlate positively in level a and negatively in level b: one normal
+    # over all rows sees no correlation; one per level sees each level's.
+    rng = np.random.default_rng(9)
+    n = 3000
+    label = rng.choice(["a", "b"], n, p=[0.6, 0.4])
+    x = rng.normal(size=n)
+    y = np.where(label == "a", 1.0, -1.0) * x + rng.normal(scale=0.5, size=n)
+    frame = pd.DataFrame({"x": x, "label": label, "y": y})
+    encoder = TableEncoder(fit_codecs(frame))
+    Z = encoder.encode(frame, rng)
+    split = EstimatorModel(Gaussian(reg_covar=1e-4), random_state=0, first="label")
+    split.fit(Z, encoder.dims)
+    plain = EstimatorModel(Gaussian(reg_covar=1e-4), random_state=0).fit(Z, encoder.dims)
+    assert split.estimator_.n_components == 2
+
+    def level_correlations(model, conditions=None):
+        drawn = pd.DataFrame(encoder.decode(model.sample(20_000, conditions, random_state=1)))
+        return drawn, {
+            level: np.corrcoef(rows["x"], rows["y"])[0, 1]
+            for level, rows in drawn.groupby("label")
+        }
+
+    real = {level: np.corrcoef(r["x"], r["y"])[0, 1] for level, r in frame.groupby("label")}
+    drawn, correlations = level_correlations(split)
+    # Sampling error of a correlation near 0.9 over >= 8000 rows is below 0.005.
+    assert all(abs(correlations[level] - real[level]) < 0.03 for level in real)
+    assert all(abs(c) < 0.5 for c in level_correlations(plain)[1].values())
+    counts = drawn["label"].value_counts().reindex(["a", "b"])
+    assert stats.chi2_contingency(np.vstack([frame["label"].value_counts(), counts]))[1] > ALPHA
+    given_b, correlations = level_correlations(split, encoder.conditions({"label": "b"}))
+    assert (given_b["label"] == "b").all() and abs(correlations["b"] - real["b"]) < 0.03
+
+
+def test_gaussian_first_needs_a_gaussian_and_ignores_numbers(encoded):
+    _, encoder, Z = encoded
+    with pytest.raises(InvalidParameterError, match="needs a lookalike.Gaussian"):
+        EstimatorModel(GaussianMixture(2), first="group").fit(Z, encoder.dims)
+    with pytest.raises(InvalidParameterError, match="'first' parameter of EstimatorModel"):
+        EstimatorModel(Gaussian(), first="nope").fit(Z, encoder.dims)
+    numeric = EstimatorModel(Gaussian(), random_state=0, first="x").fit(Z, encoder.dims)
+    plain = EstimatorModel(Gaussian(), random_state=0).fit(Z, encoder.dims)
+    assert np.array_equal(numeric.estimator_.means_, plain.estimator_.means_)
 
 
 def test_gaussian_conditionals_equal_the_closed_form():

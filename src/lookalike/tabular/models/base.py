@@ -29,6 +29,7 @@ from typing import Any, Protocol, Self
 import numpy as np
 
 from lookalike._math.marginals import Marginal, normal_scores, uniforms
+from lookalike.exceptions import InvalidParameterError
 from lookalike.tabular.columns import Condition, ModelDim
 from lookalike.tabular.columns.base import level_scores as codec_level_scores
 
@@ -56,6 +57,33 @@ def generator(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(int(random_state.randint(0, 2**32 - 1, dtype=np.uint64)))
     return np.random.default_rng(random_state)
+
+
+def check_first(first: Any, dims: Sequence[ModelDim], owner: str) -> None:
+    """Raise InvalidParameterError unless ``first`` is None or a column of ``dims``."""
+    columns = list(dict.fromkeys(d.column for d in dims))
+    if first is not None and (not isinstance(first, str) or first not in columns):
+        raise InvalidParameterError(
+            f"The 'first' parameter of {owner} must be None or a column name "
+            f"(columns: {columns!r}). Got {first!r} instead."
+        )
+
+
+def level_groups(
+    Z: np.ndarray, dims: Sequence[ModelDim], column: str | None
+) -> list[np.ndarray] | None:
+    """Row indices of each level of ``column``, or None unless it is a discrete column.
+
+    The levels of all the column's dimensions together; a column with a continuous
+    dimension (a number), or no column, gives None.
+    """
+    own = [j for j, dim in enumerate(dims) if dim.column == column]
+    if not own or not all(dims[j].discrete for j in own):
+        return None
+    codes = np.column_stack([dims[j].codes(Z[:, j]) for j in own])
+    _, labels = np.unique(codes, axis=0, return_inverse=True)
+    labels = labels.ravel()
+    return [np.flatnonzero(labels == label) for label in range(int(labels.max()) + 1)]
 
 
 def satisfied(Z: np.ndarray, conditions: Conditions | None, atol: float = 1e-9) -> np.ndarray:

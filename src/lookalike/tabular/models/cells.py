@@ -28,7 +28,14 @@ proportion to ``w_ig`` (with smoothing, a range weighs a member by the share of 
 smoothing segments inside the range, and the value is drawn on that part; a point
 value is then set exactly). No rows are rejected.
 
-The partition works on :func:`~lookalike.tabular.models.base.row_features`.
+The partition works on :func:`~lookalike.tabular.models.base.row_features`. With
+``first`` (a column name; the Synthesizer passes its target or first utility column),
+rows of each level of that column (when it is discrete: a class label, a category, a
+boolean) are partitioned on their own, so no cell mixes two of its levels. A model
+trained on the synthetic rows to predict that column then meets, in every drawn row,
+values of rows that share its label, as in the real table, rather than a cell's mix of
+labels. (A numeric column is not split by: measured on abalone's rings, cutting its
+range first made both the detector score and the utility worse.)
 
 References
 ----------
@@ -52,7 +59,14 @@ from lookalike._validation import Constraint, Interval, RandomState, validate_pa
 from lookalike.exceptions import NotFittedError
 from lookalike.tabular.columns import ModelDim
 from lookalike.tabular.models._smoothing import covered, segments, smoothed
-from lookalike.tabular.models.base import Conditions, generator, resample, row_features
+from lookalike.tabular.models.base import (
+    Conditions,
+    check_first,
+    generator,
+    level_groups,
+    resample,
+    row_features,
+)
 
 #: Continuous dimension -> its smoothing segments (u, lower end, upper end).
 _Segments = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -80,6 +94,9 @@ class CellMixture(BaseEstimator):
         training value of its column (in probability units, uniformly, as
         :class:`~lookalike.tabular.models.trees.SequentialTrees` does); 0 copies
         values exactly.
+    first : str or None, default=None
+        A discrete column whose levels no cell mixes: the rows are split by its
+        levels before the partition (see the module docstring).
     random_state : None, int, RandomState or Generator, default=None
         Seeds the partition (power iterations) and, when ``sample`` gets none, the
         sampling.
@@ -97,10 +114,15 @@ class CellMixture(BaseEstimator):
     """
 
     def __init__(
-        self, cell_size: int = 8, smoothing: float = 1.0, random_state: Any = None
+        self,
+        cell_size: int = 8,
+        smoothing: float = 1.0,
+        first: str | None = None,
+        random_state: Any = None,
     ) -> None:
         self.cell_size = cell_size
         self.smoothing = smoothing
+        self.first = first
         self.random_state = random_state
 
     def fit(self, Z: np.ndarray, dims: Sequence[ModelDim]) -> Self:
@@ -109,9 +131,15 @@ class CellMixture(BaseEstimator):
         Z = np.asarray(Z, dtype=np.float64)
         if Z.ndim != 2 or Z.shape[1] != len(dims) or Z.shape[0] == 0:
             raise ValueError(f"Z must have shape (n_rows, {len(dims)}); got {Z.shape}.")
+        check_first(self.first, dims, type(self).__name__)
         rng = generator(self.random_state)
         features = row_features(Z, dims)
-        cells = principal_tree_cells(features, self.cell_size, rng)
+        cells = np.empty(Z.shape[0], dtype=np.int64)
+        n_cells = 0
+        for part in level_groups(Z, dims, self.first) or [np.arange(Z.shape[0])]:
+            labels = principal_tree_cells(features[part], self.cell_size, rng)
+            cells[part] = labels + n_cells
+            n_cells += int(labels.max()) + 1
         order = np.argsort(cells, kind="stable")
         self.rows_ = Z[order]
         counts = np.bincount(cells)
@@ -173,6 +201,7 @@ class CellMixture(BaseEstimator):
         is positive.
         """
         validate_params(self, _PARAMETERS)
+        require(self.first is None or isinstance(self.first, str), "first must be a str or None")
         if not has_fitted_state(self):
             return
         rows = check_float_array(self.rows_, "rows_", finite=False)

@@ -21,6 +21,17 @@ else the empirical CDF of :data:`CALIBRATION_DRAWS` draws), so every marginal de
 to the observed one; the map is monotone per score, so the dependence the model learned
 is kept (its copula is unchanged). Conditions are mapped back through the same maps.
 
+With ``first`` (a discrete column: the Synthesizer's target or first utility column)
+and the single normal :class:`~lookalike.gaussian.Gaussian`, one normal is fitted to the
+rows of each level of that column: a Gaussian mixture whose components are the levels,
+weighted by their rates (a class-conditional copula, as quadratic discriminant
+analysis models each class; covariances are shrunk towards the pooled one,
+:func:`_level_mixture`). The column's scores are set to the middle of their
+level's interval first, so each component stays inside its level and a drawn row's
+label is the one whose rows its other columns follow; one normal for the whole table
+would tie the label to the other columns only linearly. A column with more than
+:data:`MAX_LEVEL_COMPONENTS` levels, or a numeric one, is modelled with the others.
+
 Conditions are met exactly, without rejection, for every estimator that is a Gaussian
 mixture (``GaussianMixture``, ``Gaussian``, and ``KernelDensity`` with the Gaussian
 kernel): :func:`lookalike._math.truncated.conditional_mixture_draws`. Other estimators
@@ -40,9 +51,16 @@ from sklearn.base import BaseEstimator, clone
 from lookalike._math.marginals import normal_scores, uniforms
 from lookalike._math.truncated import conditional_mixture_draws
 from lookalike._restore import check_float_array, has_fitted_state, is_int, require
-from lookalike.exceptions import NotFittedError
+from lookalike.exceptions import InvalidParameterError, NotFittedError
 from lookalike.tabular.columns import ModelDim
-from lookalike.tabular.models.base import Conditions, generator, satisfied
+from lookalike.tabular.models.base import (
+    Conditions,
+    check_first,
+    generator,
+    level_bounds,
+    level_groups,
+    satisfied,
+)
 
 #: Rejection (estimators that are not Gaussian mixtures): stop after this many draws per row.
 MAX_DRAWS_PER_ROW = 1000
@@ -52,6 +70,8 @@ MAX_BATCH = 100_000
 CALIBRATION_GRID = np.linspace(-9.0, 9.0, 2049)
 ANALYTIC_COMPONENTS = 256
 CALIBRATION_DRAWS = 50_000
+#: ``first`` splits a Gaussian by the levels of a column with at most this many levels.
+MAX_LEVEL_COMPONENTS = 20
 
 
 class EstimatorModel(BaseEstimator):
@@ -65,6 +85,10 @@ class EstimatorModel(BaseEstimator):
     random_state : None, int, RandomState or Generator, default=None
         Seeds the filled-in scores, the estimator (when it has a ``random_state``) and,
         when ``sample`` gets none, the sampling.
+    first : str or None, default=None
+        A discrete column whose levels each get their own normal when ``estimator``
+        is a :class:`~lookalike.gaussian.Gaussian` (see the module docstring); other
+        estimators take no ``first``.
 
     Attributes
     ----------
@@ -75,9 +99,10 @@ class EstimatorModel(BaseEstimator):
         rejection (None when no rejection was needed).
     """
 
-    def __init__(self, estimator: Any, random_state: Any = None) -> None:
+    def __init__(self, estimator: Any, random_state: Any = None, first: str | None = None) -> None:
         self.estimator = estimator
         self.random_state = random_state
+        self.first = first
 
     def fit(self, Z: np.ndarray, dims: Sequence[ModelDim]) -> Self:
         """Fit the estimator to ``Z`` with missing scores filled by normal draws."""
@@ -86,6 +111,12 @@ class EstimatorModel(BaseEstimator):
                 "model must be a density estimator with fit and sample (e.g. "
                 f"lookalike.GaussianMixture(3)); got {self.estimator!r}."
             )
+        check_first(self.first, dims, type(self).__name__)
+        if self.first is not None and type(self.estimator).__name__ != "Gaussian":
+            raise InvalidParameterError(
+                "The 'first' parameter of EstimatorModel needs a lookalike.Gaussian "
+                f"estimator (one normal per level); got {self.estimator!r}."
+            )
         rng = generator(self.random_state)
         Z = np.array(Z, dtype=np.float64)
         holes = np.isnan(Z)
@@ -93,6 +124,10 @@ class EstimatorModel(BaseEstimator):
         estimator = clone(self.estimator)
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
+        groups = level_groups(Z, dims, self.first)
+        if groups is not None and 2 <= len(groups) <= MAX_LEVEL_COMPONENTS:
+            seed = int(rng.integers(0, 2**31 - 1))
+            estimator = _level_mixture(estimator, Z, dims, self.first, groups, seed)
         return self._adopt(estimator.fit(Z), Z, rng)
 
     @classmethod
@@ -293,6 +328,57 @@ class EstimatorModel(BaseEstimator):
         if dense.shape[0] not in (1, k):
             return None
         return np.asarray(estimator.weights_, dtype=np.float64), means, dense
+
+
+def _level_mixture(
+    gaussian: Any,
+    Z: np.ndarray,
+    dims: Sequence[ModelDim],
+    column: str | None,
+    groups: list[np.ndarray],
+    seed: int,
+) -> Any:
+    """A Gaussian mixture with one normal per level of ``column``, fitted without EM.
+
+    Sets ``column``'s scores in ``Z`` to the middle of their level's interval (in
+    place), so that each component holds them to within ``sqrt(reg_covar)``. Level
+    ``l`` (``n_l`` of the ``n`` rows) gets weight ``n_l / n``, its rows' mean, and
+    their covariance shrunk towards the pooled within-level covariance as by
+    ``d + 1`` prior rows (the posterior mean under a normal-inverse-Wishart prior
+    centred on the pooled covariance, Friedman's regularised discriminant analysis):
+    ``(n_l S_l + (d + 1) S_pooled) / (n_l + d + 1)``, plus ``reg_covar``. A level with
+    fewer rows than dimensions then still gets a full-rank covariance of its shape.
+
+    References
+    ----------
+    Friedman, J. H. (1989). Regularized discriminant analysis. *JASA* 84(405), 165-175.
+    """
+    from lookalike.mixture import GaussianMixture
+
+    for j, dim in enumerate(dims):
+        if dim.column == column:
+            bounds = level_bounds(dim)
+            middles = normal_scores(0.5 * (bounds[:-1] + bounds[1:]))
+            Z[:, j] = middles[dim.codes(Z[:, j])]
+    n, d = Z.shape
+    sizes = np.array([rows.size for rows in groups], dtype=np.float64)
+    means = np.stack([Z[rows].mean(axis=0) for rows in groups])
+    scatters = np.stack(
+        [(Z[rows] - mean).T @ (Z[rows] - mean) for rows, mean in zip(groups, means, strict=True)]
+    )
+    pooled = scatters.sum(axis=0) / n
+    prior = d + 1.0
+    covariances = (scatters + prior * pooled) / (sizes + prior)[:, None, None]
+    covariances += float(gaussian.reg_covar) * np.eye(d)
+    return GaussianMixture(
+        len(groups),
+        reg_covar=float(gaussian.reg_covar),
+        max_iter=0,
+        weights_init=sizes / n,
+        means_init=means,
+        precisions_init=np.linalg.inv(covariances),
+        random_state=seed,
+    )
 
 
 def _is_gaussian_kde(estimator: Any) -> bool:

@@ -5,7 +5,8 @@
                drawn from a tree's leaf given the columns before it (synthpop's CART).
 ``"cells"``    :class:`~lookalike.tabular.models.cells.CellMixture`: a mixture of small
                cells of similar rows, columns independent within a cell.
-``"gaussian"`` One normal on the normal scores: a Gaussian copula.
+``"gaussian"`` One normal on the normal scores: a Gaussian copula (one normal per
+               level of the Synthesizer's target or first utility column).
 ``"gmm"``      A Gaussian mixture on the normal scores (a mixture copula), its number
                of components chosen by BIC.
 ``"kde"``      A Gaussian kernel density on the normal scores, bandwidth by
@@ -88,12 +89,15 @@ def make_model(
 ) -> Any:
     """An unfitted joint model for ``model`` (a family name or an estimator instance).
 
-    ``lead`` is the column a family that visits columns in order takes first (the
-    ``"trees"`` family's ``first``); an estimator instance keeps its own settings.
+    ``lead`` is the column the ``"trees"`` family visits first, and whose levels the
+    ``"cells"`` family never mixes in a cell and the ``"gaussian"`` family gives a
+    normal each (their ``first``); an estimator instance keeps its own settings.
     """
     if isinstance(model, str):
         built = FAMILIES[model](n_rows, seed, n_jobs)
-        if lead is not None and isinstance(built, SequentialTrees):
+        if lead is not None and (
+            isinstance(built, SequentialTrees | CellMixture) or model == "gaussian"
+        ):
             built.set_params(first=lead)
         return built
     model = clone(model)

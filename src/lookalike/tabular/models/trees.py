@@ -44,6 +44,7 @@ from lookalike.tabular.columns import Condition, ModelDim
 from lookalike.tabular.models._leaves import Leaves, member_weights, node_arrays, silverman
 from lookalike.tabular.models.base import (
     Conditions,
+    check_first,
     generator,
     level_bounds,
     level_scores,
@@ -284,6 +285,7 @@ default="auto"
         validate_params(self, self._parameter_constraints)
         Z, dims = _check_model_space(Z, dims)
         columns = _columns(dims)
+        check_first(self.first, dims, type(self).__name__)
         self.order_ = self._lead(self._visit_order(columns))
         self.dims_ = list(dims)
         self.n_features_in_ = len(dims)
@@ -298,11 +300,6 @@ default="auto"
         first = self.first
         if first is None:
             return order
-        if not isinstance(first, str) or first not in order:
-            raise InvalidParameterError(
-                "The 'first' parameter of SequentialTrees must be None or a column name "
-                f"(columns: {order!r}). Got {first!r} instead."
-            )
         return [first, *(c for c in order if c != first)]
 
     def _visit_order(self, columns: Mapping[str, list[ModelDim]]) -> list[str]:

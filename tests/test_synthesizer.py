@@ -22,7 +22,6 @@ from lookalike.gaussian import Gaussian
 from lookalike.kde import KernelDensity
 from lookalike.mixture import GaussianMixture
 from lookalike.reduced import ReducedDensity
-from lookalike.tabular.models import EstimatorModel
 from lookalike.tabular import (
     Bounds,
     CellMixture,
@@ -31,6 +30,7 @@ from lookalike.tabular import (
     SequentialTrees,
     Synthesizer,
 )
+from lookalike.tabular.models import EstimatorModel
 
 N = 2000
 ALPHA = 1e-3

@@ -201,7 +201,7 @@ def test_gaussian_first_fits_one_normal_per_level():
 
 def test_gaussian_first_needs_a_gaussian_and_ignores_numbers(encoded):
     _, encoder, Z = encoded
-    with pytest.raises(InvalidParameterError, match="needs a lookalike.Gaussian"):
+    with pytest.raises(InvalidParameterError, match=r"needs a lookalike\.Gaussian"):
         EstimatorModel(GaussianMixture(2), first="group").fit(Z, encoder.dims)
     with pytest.raises(InvalidParameterError, match="'first' parameter of EstimatorModel"):
         EstimatorModel(Gaussian(), first="nope").fit(Z, encoder.dims)

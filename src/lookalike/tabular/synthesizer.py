@@ -122,8 +122,10 @@ class Synthesizer:
         an outcome). With ``model="auto"``, the winner must keep it as predictable
         from the other columns as the best family does (train on synthetic, test on
         real); without it, "auto" checks up to three columns it picks, class labels
-        first. The ``"trees"`` family visits it (else the first column "auto" would
-        check) before the others. :meth:`augment` uses its own ``target`` when it fits.
+        first. The families follow it (else the first column "auto" would check):
+        ``"trees"`` visits it before the others; when it is discrete, ``"cells"``
+        never mixes its levels in a cell and ``"gaussian"`` fits one normal per
+        level. :meth:`augment` uses its own ``target`` when it fits.
     copies : {"redraw", "keep"}, default="redraw"
         ``"redraw"``: a generated row equal in every modelled column to a training
         row that occurs once in the table (an exact copy of one record) is drawn

@@ -130,6 +130,11 @@ def describe_model(model: Any) -> str:
     if name == "EstimatorModel":
         inner = model.estimator_
         inner_name = type(inner).__name__
+        if inner_name == "GaussianMixture" and type(model.estimator).__name__ == "Gaussian":
+            return (
+                f"one normal per level of {model.first!r} ({inner.n_components} levels) "
+                "on normal scores"
+            )
         if inner_name == "GaussianMixture":
             return (
                 f"GaussianMixture(n_components={inner.n_components}, "

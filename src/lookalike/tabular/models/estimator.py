@@ -255,6 +255,7 @@ class EstimatorModel(BaseEstimator):
             hasattr(estimator, "fit") and hasattr(estimator, "sample"),
             "estimator must be a density estimator with fit and sample",
         )
+        require(self.first is None or isinstance(self.first, str), "first must be a str or None")
         if not has_fitted_state(self):
             return
         d = self.n_dims_

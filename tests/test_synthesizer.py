@@ -248,7 +248,8 @@ def test_gaussian_family_keeps_the_label_it_splits_by():
 
     split, agreed = agreement("gaussian")
     assert split.model_.estimator_.n_components == 3 and agreed > 0.8
-    assert split.summary()["model"] == "one normal per level of 'label' (3 levels) on normal scores"
+    described = split.summary()["model"]
+    assert described == "one normal per level of 'label' (3 levels) on normal scores"
     assert agreement(EstimatorModel(Gaussian(reg_covar=1e-4)))[1] < 0.7
 
 

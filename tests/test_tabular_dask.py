@@ -152,6 +152,20 @@ def test_partitioned_gaussian_equals_in_memory_gaussian_on_the_same_scores(clien
     np.testing.assert_allclose(fitted.covariances_, oracle.covariances_, rtol=1e-10)
 
 
+def test_partitioned_gaussian_with_a_label_last_fits_a_normal_per_level_on_the_sample(client):
+    # The table ends with a label: the Gaussian family follows it (one normal per
+    # level), as in memory, fitted to the seeded sample rather than by EM on all rows.
+    frame = mixed(4000, seed=5)
+    frame["colour"] = frame.pop("colour")
+    synth = Synthesizer("gaussian", random_state=0).fit(partitioned(frame, 2), sample_rows=2000)
+    assert synth.partitions_["model_fit"] == "in memory on the seeded sample of 2000 rows"
+    assert synth.model_.first == "colour" and synth.model_.estimator_.n_components == 3
+    drawn = synth.sample(6000, random_state=1)
+    for level, rows in frame.groupby("colour"):  # size depends on z0 only, not on colour
+        fake = drawn.loc[drawn["colour"] == level, "size"]
+        assert abs(fake.mean() - rows["size"].mean()) < 4 * 2.0 / np.sqrt(fake.size) + 0.05
+
+
 def test_partitioned_mixture_equals_in_memory_em_from_the_same_start(client):
     frame = mixed(5000, seed=4)
     table = partitioned(frame, 4)

@@ -374,7 +374,7 @@ class Synthesizer:
         lead = lead_column(checked, target)
         model = self._choose_family(Z, encoder, real, rng, checked, lead)
         seed = int(rng.integers(0, 2**31 - 1))
-        on_all = uses_partitioned_em(model)
+        on_all = uses_partitioned_em(model, encoder.dims, lead)
         shown = model if isinstance(model, str) else type(model).__name__
         where = "EM on all rows" if on_all else f"the sample of {Z.shape[0]} rows"
         self._say(f"fitting the joint model ({shown}) by {where}")

@@ -125,7 +125,7 @@ class EstimatorModel(BaseEstimator):
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
         groups = level_groups(Z, dims, self.first)
-        if groups is not None and 2 <= len(groups) <= MAX_LEVEL_COMPONENTS:
+        if splits_by_levels(dims, self.first) and groups is not None and len(groups) >= 2:
             seed = int(rng.integers(0, 2**31 - 1))
             estimator = _level_mixture(estimator, Z, dims, self.first, groups, seed)
         return self._adopt(estimator.fit(Z), Z, rng)
@@ -329,6 +329,18 @@ class EstimatorModel(BaseEstimator):
         if dense.shape[0] not in (1, k):
             return None
         return np.asarray(estimator.weights_, dtype=np.float64), means, dense
+
+
+def splits_by_levels(dims: Sequence[ModelDim], first: str | None) -> bool:
+    """Whether a Gaussian with ``first`` fits one normal per level of that column.
+
+    True for a discrete column of 2 to :data:`MAX_LEVEL_COMPONENTS` levels (all its
+    dimensions together).
+    """
+    own = [dim for dim in dims if dim.column == first]
+    if not own or not all(dim.discrete for dim in own):
+        return False
+    return 2 <= int(np.prod([dim.levels for dim in own])) <= MAX_LEVEL_COMPONENTS
 
 
 def _level_mixture(

@@ -37,6 +37,15 @@ def test_demo_chooses_by_aic_and_writes_its_files(tmp_path):
     assert any("lowest" in line and "AIC" in line for line in lines)
 
     assert imread(result.grid_path).std() > 0.01
+    assert imread(result.grid_path).shape[0] == 3 * imread(result.grid_path).shape[1]  # 3 panels
+    # The table part: the Synthesizer's model is named and its report written.
+    assert result.table_model is not None and result.table_report_path.stat().st_size > 10_000
+    said = next(i for i, line in enumerate(lines) if "Synthesizer(target='digit') chose" in line)
+    assert lines[said + 1].startswith("Detector: gradient-boosted trees tell")
+    assert any(
+        line.startswith("Utility: a model trained on synthetic rows predicts 'digit'")
+        for line in lines[said:]
+    )
     with result.csv_path.open() as stream:
         rows = list(csv.reader(stream))
     assert rows[0] == [f"pixel_{i}" for i in range(64)]

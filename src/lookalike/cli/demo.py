@@ -21,7 +21,8 @@ def demo(
 ) -> None:
     """Fit mixtures to the bundled digits, print BIC and AIC, write 100 new digits.
 
-    Also writes report.html, evaluating new digits against real and held-out ones.
+    Also writes report.html, evaluating new digits against real and held-out ones, and
+    table_report.html, the same for the labelled digits through Synthesizer(target='digit').
 
     Example: lookalike demo --out demo-output
     """

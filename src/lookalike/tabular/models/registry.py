@@ -146,7 +146,8 @@ def describe_model(model: Any) -> str:
             return f"KernelDensity(kernel={inner.kernel!r}, bandwidth={shown}) on normal scores"
         return f"{inner_name}() on normal scores"
     if name == "CellMixture":
-        return f"CellMixture(cell_size={model.cell_size}, n_cells={model.n_cells_})"
+        split = "" if model.first is None else f", first={model.first!r}"
+        return f"CellMixture(cell_size={model.cell_size}, n_cells={model.n_cells_}{split})"
     params = {k: v for k, v in model.get_params().items() if k != "random_state"}
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
     return f"{name}({shown})"

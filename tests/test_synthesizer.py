@@ -181,7 +181,7 @@ def test_small_tables_repeat_the_cross_fitting():
     assert repeats(REPEAT_ROWS // 2) == 2 and repeats(REPEAT_ROWS) == 1 and repeats(10**6) == 1
 
 
-def test_trees_visit_the_target_or_the_likely_outcome_first():
+def test_families_follow_the_target_or_the_likely_outcome():
     # Named target: it leads. Otherwise the first utility column: the last column when
     # it can be predicted (here a label), else the class label with fewest levels.
     rng = np.random.default_rng(0)
@@ -202,6 +202,15 @@ def test_trees_visit_the_target_or_the_likely_outcome_first():
     # An estimator the user configured keeps its own order.
     own = Synthesizer(model=SequentialTrees(order="given"), random_state=0).fit(table)
     assert own.model_.first is None and own.model_.order_ == list(table.columns)
+    # Cells and the Gaussian family follow the same column: a label splits them.
+    for family in ("cells", "gaussian"):
+        assert first(Synthesizer(model=family, target="grade", random_state=0)) == "grade"
+    split = Synthesizer(model="gaussian", target="grade", random_state=0).fit(table)
+    assert split.model_.estimator_.n_components == 4
+    plain = Synthesizer(model="gaussian", target="x", random_state=0).fit(table)
+    assert type(plain.model_.estimator_).__name__ == "Gaussian"  # a number: one normal
+    user = Synthesizer(model=CellMixture(), target="grade", random_state=0).fit(table)
+    assert user.model_.first is None  # an estimator the user configured is kept as given
 
 
 def test_auto_does_not_choose_a_family_that_loses_a_label():

@@ -281,11 +281,8 @@ class Synthesizer:
         codecs = fit_codecs(df, self.kinds, tails=self.bounds is None)
         encoder = self._encoder(codecs)
         Z = encoder.encode(df, rng)
-        target = encoder.modelled_column(target, "target")
         real = self._decode_frame(encoder, Z)  # the modelled columns, as samples come out
-        checked = checked_columns(real, target)
-        lead = lead_column(checked, target)
-        model = self._choose_family(Z, encoder, real, rng, checked, lead)
+        model, lead = self._choose_family(Z, encoder, real, rng, target)
         seed = int(rng.integers(0, 2**31 - 1))
         shown = model if isinstance(model, str) else type(model).__name__
         self._say(f"fitting the joint model ({shown})")
@@ -320,17 +317,23 @@ class Synthesizer:
         encoder: TableEncoder,
         real: pd.DataFrame,
         rng: np.random.Generator,
-        checked: list[str],
-        lead: str | None,
-    ) -> Any:
-        """``self.model``, or with ``"auto"`` the family the detector prefers on ``Z``.
+        target: str | None,
+    ) -> tuple[Any, str | None]:
+        """The model to fit and the column the families follow (their ``first``).
 
-        ``real`` holds the modelled columns of the table, ``checked`` its utility
-        columns; ``lead`` is the column the trees family visits first.
+        The model is ``self.model``, or with ``"auto"`` the family the detector prefers
+        on ``Z``; ``real`` holds the modelled columns of the table. The lead column
+        (:func:`~lookalike.tabular.models.selection.lead_column`) is ``target``, else
+        the first utility column; None for an estimator the user configured.
         """
         self.selection_ = None
+        target = encoder.modelled_column(target, "target")
+        if not isinstance(self.model, str):
+            return self.model, None
+        checked = checked_columns(real, target)
+        lead = lead_column(checked, target)
         if self.model != "auto":
-            return self.model
+            return self.model, lead
         self._say("model='auto': comparing " + ", ".join(AUTO_FAMILIES))
         decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
         self.selection_ = select_family(
@@ -338,7 +341,7 @@ class Synthesizer:
         )
         if self.selection_.note:
             self._say(f"model='auto': {self.selection_.note}")
-        return self.selection_.winner
+        return self.selection_.winner, lead
 
     def _fit_partitioned(self, table: Any, sample_rows: Any, persist: Any) -> Self:
         from lookalike.tabular import partitioned
@@ -368,11 +371,8 @@ class Synthesizer:
         )
         encoder = self._encoder(fitted.codecs)
         Z = encoder.encode(fitted.sample, rng)
-        target = encoder.modelled_column(self.target, "target")
         real = self._decode_frame(encoder, Z)
-        checked = checked_columns(real, target)
-        lead = lead_column(checked, target)
-        model = self._choose_family(Z, encoder, real, rng, checked, lead)
+        model, lead = self._choose_family(Z, encoder, real, rng, self.target)
         seed = int(rng.integers(0, 2**31 - 1))
         on_all = uses_partitioned_em(model, encoder.dims, lead)
         shown = model if isinstance(model, str) else type(model).__name__

@@ -124,8 +124,8 @@ class EstimatorModel(BaseEstimator):
         estimator = clone(self.estimator)
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
-        groups = level_groups(Z, dims, self.first)
-        if splits_by_levels(dims, self.first) and groups is not None and len(groups) >= 2:
+        groups = level_groups(Z, dims, self.first) if splits_by_levels(dims, self.first) else None
+        if groups is not None and len(groups) >= 2:
             seed = int(rng.integers(0, 2**31 - 1))
             estimator = _level_mixture(estimator, Z, dims, self.first, groups, seed)
         return self._adopt(estimator.fit(Z), Z, rng)

@@ -42,13 +42,13 @@ AUTO_FAMILIES = ("trees", "cells", "gaussian")
 JOINT_MODELS = (SequentialTrees, CellMixture, EstimatorModel)
 
 
-def _gaussian(n_rows: int, seed: int, n_jobs: int | None) -> Any:
+def _gaussian(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
     from lookalike.gaussian import Gaussian
 
-    return EstimatorModel(Gaussian(reg_covar=1e-4), random_state=seed)
+    return EstimatorModel(Gaussian(reg_covar=1e-4), random_state=seed, first=lead)
 
 
-def _gmm(n_rows: int, seed: int, n_jobs: int | None) -> Any:
+def _gmm(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
     from lookalike.mixture import GaussianMixture
     from lookalike.model_selection import ModelSearch
 
@@ -63,7 +63,7 @@ def _gmm(n_rows: int, seed: int, n_jobs: int | None) -> Any:
     return EstimatorModel(search, random_state=seed)
 
 
-def _kde(n_rows: int, seed: int, n_jobs: int | None) -> Any:
+def _kde(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
     from lookalike.kde import KernelDensity
 
     return EstimatorModel(
@@ -72,9 +72,11 @@ def _kde(n_rows: int, seed: int, n_jobs: int | None) -> Any:
     )
 
 
-FAMILIES: dict[str, Callable[[int, int, int | None], Any]] = {
-    "trees": lambda n_rows, seed, n_jobs: SequentialTrees(random_state=seed),
-    "cells": lambda n_rows, seed, n_jobs: CellMixture(random_state=seed),
+#: Family name -> builder ``(n_rows, seed, n_jobs, lead) -> unfitted joint model``; a
+#: family that follows a column takes ``lead`` as its ``first``.
+FAMILIES: dict[str, Callable[[int, int, int | None, str | None], Any]] = {
+    "trees": lambda n_rows, seed, n_jobs, lead: SequentialTrees(first=lead, random_state=seed),
+    "cells": lambda n_rows, seed, n_jobs, lead: CellMixture(first=lead, random_state=seed),
     "gaussian": _gaussian,
     "gmm": _gmm,
     "kde": _kde,
@@ -94,12 +96,7 @@ def make_model(
     normal each (their ``first``); an estimator instance keeps its own settings.
     """
     if isinstance(model, str):
-        built = FAMILIES[model](n_rows, seed, n_jobs)
-        if lead is not None and (
-            isinstance(built, SequentialTrees | CellMixture) or model == "gaussian"
-        ):
-            built.set_params(first=lead)
-        return built
+        return FAMILIES[model](n_rows, seed, n_jobs, lead)
     model = clone(model)
     if isinstance(model, JOINT_MODELS):
         if "random_state" in model.get_params() and model.get_params()["random_state"] is None:

@@ -212,7 +212,8 @@ def select_family(
         The utility columns, whose prediction from the others must survive
         (:func:`checked_columns` of the whole table).
     lead : str or None
-        The column the ``"trees"`` family visits first (:func:`lead_column`).
+        The column the families follow (:func:`lead_column`,
+        :func:`~lookalike.tabular.models.registry.make_model`).
     """
     from lookalike.evaluation.detector import detector_auc
 
@@ -362,7 +363,7 @@ def checked_columns(real: pd.DataFrame, target: str | None) -> list[str]:
 
 
 def lead_column(checked: Sequence[str], target: str | None) -> str | None:
-    """The column that families visiting columns in order take first.
+    """The column the families follow (trees draw it first; cells, gaussian split by it).
 
     ``target`` when given, else the first of the ``checked`` utility columns (the
     column a model trained on the synthetic rows most likely predicts), else None.

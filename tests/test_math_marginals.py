@@ -22,6 +22,7 @@ from lookalike._math.marginals import (
 )
 from lookalike._math.truncated import (
     conditional_mixture_draws,
+    labelled_conditional_draws,
     log_interval_mass,
     truncated_standard_normal,
 )
@@ -135,7 +136,8 @@ def _mixture() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _brute_force(weights, means, covs, n, rng):
-    counts = rng.multinomial(n, weights)
+    """Draws of the mixture, grouped by component; ``n`` is a total or the counts."""
+    counts = rng.multinomial(n, weights) if np.ndim(n) == 0 else n
     return np.concatenate(
         [rng.multivariate_normal(means[c], covs[c], size=m) for c, m in enumerate(counts)]
     )
@@ -191,3 +193,48 @@ def test_far_tail_intervals_still_give_draws_inside_them():
     )
     assert np.all((drawn[:, 0] >= 60.0) & (drawn[:, 0] <= 61.0))
     assert np.all(np.isfinite(drawn))
+
+
+def test_per_component_intervals_equal_rejection_by_component():
+    # Component c keeps a draw when x_0 lies in its own interval: the oracle draws
+    # (component, x) from the mixture and keeps exactly those.
+    weights, means, covs = _mixture()
+    rng = np.random.default_rng(10)
+    lows, highs = np.array([-0.5, 1.0]), np.array([0.5, np.inf])
+    drawn, components = labelled_conditional_draws(
+        weights, means, covs, {}, {0: (lows, highs)}, 4000, rng
+    )
+    assert np.all((drawn[:, 0] >= lows[components]) & (drawn[:, 0] <= highs[components]))
+    counts = rng.multinomial(60_000, weights)
+    labels = np.repeat(np.arange(2), counts)
+    reference = _brute_force(weights, means, covs, counts, rng)
+    keep = (reference[:, 0] >= lows[labels]) & (reference[:, 0] <= highs[labels])
+    expected = np.bincount(labels[keep], minlength=2)
+    observed = np.bincount(components, minlength=2)
+    assert stats.chi2_contingency(np.vstack([expected, observed]))[1] > ALPHA
+    for j in range(3):
+        assert stats.ks_2samp(drawn[:, j], reference[keep, j]).pvalue > ALPHA, j
+
+
+def test_per_component_points_weight_each_component_by_its_own_density():
+    weights, means, covs = _mixture()
+    points = np.array([0.5, 2.5])  # component c is conditioned on x_0 = points[c]
+    drawn, components = labelled_conditional_draws(
+        weights,
+        means,
+        covs,
+        {0: points},
+        {},
+        20_000,
+        np.random.default_rng(11),
+    )
+    assert np.array_equal(drawn[:, 0], points[components])
+    log_r = np.log(weights) + stats.norm.logpdf(points, means[:, 0], np.sqrt(covs[:, 0, 0]))
+    expected = np.exp(log_r - log_r.max())
+    expected /= expected.sum()
+    observed = np.bincount(components, minlength=2) / components.size
+    # The multinomial sd of a share over 20,000 draws is below 0.004.
+    np.testing.assert_allclose(observed, expected, atol=0.02)
+    for c in range(2):
+        mean = means[c, 1] + (points[c] - means[c, 0]) * covs[c, 1, 0] / covs[c, 0, 0]
+        assert abs(drawn[components == c, 1].mean() - mean) < 0.1, c

@@ -258,7 +258,10 @@ def test_gaussian_family_keeps_the_label_it_splits_by():
     split, agreed = agreement("gaussian")
     assert split.model_.estimator_.n_components == 3 and agreed > 0.8
     described = split.summary()["model"]
-    assert described == "one normal per level of 'label' (3 levels) on normal scores"
+    assert described == (
+        "a Gaussian copula per level of 'label' (3 levels, each with its own marginals) "
+        "on normal scores"
+    )
     assert agreement(EstimatorModel(Gaussian(reg_covar=1e-4)))[1] < 0.7
 
 

@@ -534,6 +534,22 @@ def test_tampered_joint_models_are_refused(saved, table):
         tampered(saved("gaussian"), estimator, lambda e: e.set("n_dims_", 3)),
         "estimator_ must be a fitted density on 3 dimensions",
     )
+    refused(
+        tampered(
+            saved("gaussian"),
+            estimator,
+            lambda e: e.set_array("level_maps_", e.array("level_maps_")[..., ::-1].copy()),
+        ),
+        "level_maps_ must be finite and strictly increasing",
+    )
+    refused(
+        tampered(
+            saved("gaussian"),
+            estimator,
+            lambda e: e.set_array("level_maps_", e.array("level_maps_")[:1].copy()),
+        ),
+        "level_maps_ must hold one map per level",
+    )
 
 
 def _each_dim(e: Edit, edit: Callable[[Edit], None]) -> None:
@@ -579,6 +595,25 @@ def test_tampered_synthesizer_is_refused(saved):
         tampered(path, CODECS + "ids.IdCodec", lambda e: e.set("observed", {"list": ["a"]})),
         "observed must be a 1-D array of str",
     )
+
+
+def test_a_file_from_before_per_level_maps_loads_and_samples(saved, table, tmp_path):
+    # Files written before the per-level maps hold no level_maps_: their mixture was
+    # fitted to the scores themselves, as if every map were the identity.
+    with zipfile.ZipFile(saved("gaussian")) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    pairs = next(_objects(manifest["root"], "lookalike.tabular.models.estimator.EstimatorModel"))
+    assert any(pair[0] == "level_maps_" for pair in pairs)
+    pairs[:] = [pair for pair in pairs if pair[0] != "level_maps_"]
+    members["manifest.json"] = json.dumps(manifest).encode()
+    path = tmp_path / "older.lookalike"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    loaded = load(path)
+    assert loaded.model_.level_maps_ is None
+    assert list(loaded.sample(20, random_state=0).columns) == list(table.columns)
 
 
 def test_a_file_from_the_synthesizer_before_its_codecs_says_to_refit():

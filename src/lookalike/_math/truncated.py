@@ -31,7 +31,7 @@ Proceedings of the 23rd Symposium on the Interface*, 571-578.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import numpy as np
@@ -79,8 +79,8 @@ def conditional_mixture_draws(
     weights: np.ndarray,
     means: np.ndarray,
     covariances: np.ndarray,
-    points: dict[int, float],
-    intervals: dict[int, tuple[float, float]],
+    points: Mapping[int, float | np.ndarray],
+    intervals: Mapping[int, tuple[float | np.ndarray, float | np.ndarray]],
     n: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
@@ -93,7 +93,10 @@ def conditional_mixture_draws(
     covariances : ndarray of shape (k, d, d) or (1, d, d)
         One full covariance per component, or one shared by all (a Gaussian KDE).
     points, intervals : dict
-        Coordinate -> value, and coordinate -> ``(low, high)``.
+        Coordinate -> value, and coordinate -> ``(low, high)``. A value or an end may
+        also be an array of shape (k,): one per component (a mixture whose
+        components live on their own scales, each conditioned on its own image of
+        the condition).
     n : int
     rng : Generator
 
@@ -106,6 +109,19 @@ def conditional_mixture_draws(
     ValueError
         If the conditions have no mass under the mixture.
     """
+    return labelled_conditional_draws(weights, means, covariances, points, intervals, n, rng)[0]
+
+
+def labelled_conditional_draws(
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    points: Mapping[int, float | np.ndarray],
+    intervals: Mapping[int, tuple[float | np.ndarray, float | np.ndarray]],
+    n: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`conditional_mixture_draws` and the component each draw came from, (n,)."""
     k, d = means.shape
     fixed = np.array(sorted(points), dtype=np.intp)
     ranged = np.array(sorted(intervals), dtype=np.intp)
@@ -113,24 +129,24 @@ def conditional_mixture_draws(
     rest = np.concatenate((ranged, free))
     shared = covariances.shape[0] == 1
     log_w = np.log(np.maximum(weights, 1e-300))
-    x_fixed = np.array([points[j] for j in fixed])
+    x_fixed = _per_component([points[j] for j in fixed], k)  # (k, p)
     cond_means = np.empty((k, rest.size))
     factors = np.empty((1 if shared else k, rest.size, rest.size))
     for c in range(covariances.shape[0]):
         components = np.arange(k) if shared else np.array([c])
         mu, log_density, factor = _condition_on_points(
-            means[components], covariances[c], fixed, rest, x_fixed
+            means[components], covariances[c], fixed, rest, x_fixed[components]
         )
         cond_means[components] = mu
         log_w[components] += log_density
         factors[c] = factor
-    lows = np.array([intervals[j][0] for j in ranged])
-    highs = np.array([intervals[j][1] for j in ranged])
+    lows = _per_component([intervals[j][0] for j in ranged], k)  # (k, r)
+    highs = _per_component([intervals[j][1] for j in ranged], k)
     if ranged.size:
         diag = factors[:, 0, 0]  # conditional sd of the first ranged dimension
         scale = np.full(k, diag[0]) if shared else diag
         log_w = log_w + log_interval_mass(
-            (lows[0] - cond_means[:, 0]) / scale, (highs[0] - cond_means[:, 0]) / scale
+            (lows[:, 0] - cond_means[:, 0]) / scale, (highs[:, 0] - cond_means[:, 0]) / scale
         )
     if not np.isfinite(logsumexp(log_w)):
         raise ValueError(
@@ -152,8 +168,16 @@ def conditional_mixture_draws(
             break
         proposals *= 4
     out = np.empty((n, d))
-    out[:, fixed] = x_fixed
+    out[:, fixed] = x_fixed[components[chosen]]
     out[:, rest] = draws[chosen]
+    return out, components[chosen]
+
+
+def _per_component(values: list[float | np.ndarray], k: int) -> np.ndarray:
+    """Condition values, each a number or one per component, as a (k, len(values)) array."""
+    out = np.empty((k, len(values)))
+    for t, value in enumerate(values):
+        out[:, t] = np.broadcast_to(np.asarray(value, dtype=np.float64), (k,))
     return out
 
 
@@ -221,7 +245,10 @@ def _ghk_draws(
     highs: np.ndarray,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws over ``rest`` (intervals first) and their log GHK weights (t >= 2)."""
+    """Draws over ``rest`` (intervals first) and their log GHK weights (t >= 2).
+
+    ``lows`` and ``highs`` have shape (k, number of intervals): each component's ends.
+    """
     m = components.size
     r = cond_means.shape[1]
     draws = np.empty((m, r))
@@ -237,15 +264,17 @@ def _ghk_draws(
         factor = factors[0 if shared else c]
         mean = cond_means[components[rows]]
         e = np.empty((rows.size, r))
-        for t in range(lows.size):
+        ends_low, ends_high = lows[components[rows]], highs[components[rows]]
+        for t in range(lows.shape[1]):
             shift = mean[:, t] + e[:, :t] @ factor[t, :t]
-            low = (lows[t] - shift) / factor[t, t]
-            high = (highs[t] - shift) / factor[t, t]
+            low = (ends_low[:, t] - shift) / factor[t, t]
+            high = (ends_high[:, t] - shift) / factor[t, t]
             e[:, t] = truncated_standard_normal(low, high, rng)
             if t > 0:
                 log_weight[rows] += log_interval_mass(low, high)
-        e[:, lows.size :] = rng.standard_normal((rows.size, r - lows.size))
+        n_ranged = lows.shape[1]
+        e[:, n_ranged:] = rng.standard_normal((rows.size, r - n_ranged))
         draws[rows] = mean + e @ factor.T
-        if lows.size:
-            draws[rows, : lows.size] = np.clip(draws[rows, : lows.size], lows, highs)
+        if n_ranged:
+            draws[rows, :n_ranged] = np.clip(draws[rows, :n_ranged], ends_low, ends_high)
     return draws, log_weight

@@ -22,15 +22,26 @@ to the observed one; the map is monotone per score, so the dependence the model 
 is kept (its copula is unchanged). Conditions are mapped back through the same maps.
 
 With ``first`` (a discrete column: the Synthesizer's target or first utility column)
-and the single normal :class:`~lookalike.gaussian.Gaussian`, one normal is fitted to the
-rows of each level of that column: a Gaussian mixture whose components are the levels,
-weighted by their rates (a class-conditional copula, as quadratic discriminant
-analysis models each class; covariances are shrunk towards the pooled one,
-:func:`_level_mixture`). The column's scores are set to the middle of their
-level's interval first, so each component stays inside its level and a drawn row's
-label is the one whose rows its other columns follow; one normal for the whole table
-would tie the label to the other columns only linearly. A column with more than
-:data:`MAX_LEVEL_COMPONENTS` levels, or a numeric one, is modelled with the others.
+and the single normal :class:`~lookalike.gaussian.Gaussian`, each level of that column
+gets a Gaussian copula of its own (a class-conditional copula, as quadratic
+discriminant analysis models each class with its own normal):
+
+- every other score is mapped, within the level's rows, through the level's own
+  marginal (:mod:`lookalike._math.score_maps`: ``w = Phi^{-1}(F_l(z))``, with ``F_l``
+  the level's kernel-smoothed CDF of that score), so a level keeps its own marginals:
+  its rows' scores are a piece of the whole column's normal, often skewed or cut off,
+  which one normal per level would spread past the level's range;
+- one normal per level is fitted to the mapped scores: a Gaussian mixture whose
+  components are the levels, weighted by their rates, with covariances shrunk towards
+  the pooled one (:func:`_level_mixture`);
+- a draw from component ``l`` is mapped back through level ``l``'s maps.
+
+The column's own scores are set to the middle of their level's interval first, so each
+component stays inside its level and a drawn row's label is the one whose rows its
+other columns follow; one normal for the whole table would tie the label to the other
+columns only linearly. A column with more than :data:`MAX_LEVEL_COMPONENTS` levels, or
+a numeric one, is modelled with the others. Conditions are mapped into each level's
+scale (a point also weights its level by the map's slope there, the Jacobian).
 
 Conditions are met exactly, without rejection, for every estimator that is a Gaussian
 mixture (``GaussianMixture``, ``Gaussian``, and ``KernelDensity`` with the Gaussian
@@ -49,7 +60,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from lookalike._math.marginals import normal_scores, uniforms
-from lookalike._math.truncated import conditional_mixture_draws
+from lookalike._math.score_maps import (
+    check_score_maps,
+    fit_score_map,
+    from_map_scores,
+    identity_map,
+    to_map_scores,
+)
+from lookalike._math.truncated import conditional_mixture_draws, labelled_conditional_draws
 from lookalike._restore import check_float_array, has_fitted_state, is_int, require
 from lookalike.exceptions import InvalidParameterError, NotFittedError
 from lookalike.tabular.columns import ModelDim
@@ -97,6 +115,10 @@ class EstimatorModel(BaseEstimator):
     acceptance_ : float or None
         Share of drawn rows kept by the last conditioned ``sample`` that needed
         rejection (None when no rejection was needed).
+    level_maps_ : ndarray of shape (n_levels, n_dims, KNOTS) or None
+        With ``first`` split into levels: the knots of each level's map of each score
+        (:mod:`lookalike._math.score_maps`; the identity for ``first``'s own scores);
+        ``estimator_`` is then fitted to the mapped scores. None otherwise.
     """
 
     def __init__(self, estimator: Any, random_state: Any = None, first: str | None = None) -> None:
@@ -125,10 +147,41 @@ class EstimatorModel(BaseEstimator):
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
         groups = level_groups(Z, dims, self.first) if splits_by_levels(dims, self.first) else None
+        self.level_maps_: np.ndarray | None = None
         if groups is not None and len(groups) >= 2:
             seed = int(rng.integers(0, 2**31 - 1))
-            estimator = _level_mixture(estimator, Z, dims, self.first, groups, seed)
+            _set_level_middles(Z, dims, self.first)
+            own = [dim.column == self.first for dim in dims]
+            self.level_maps_ = np.stack(
+                [
+                    [
+                        identity_map() if own[j] else fit_score_map(Z[rows, j])
+                        for j in range(len(dims))
+                    ]
+                    for rows in groups
+                ]
+            )
+            labels = np.empty(Z.shape[0], dtype=np.intp)
+            for label, rows in enumerate(groups):
+                labels[rows] = label
+            Z = self._map(Z, labels)
+            estimator = _level_mixture(estimator, Z, groups, seed)
         return self._adopt(estimator.fit(Z), Z, rng)
+
+    def _map(self, Z: np.ndarray, labels: np.ndarray, inverse: bool = False) -> np.ndarray:
+        """Scores of rows from levels ``labels`` through their level's maps (or back)."""
+        if self.level_maps_ is None:
+            return Z
+        maps = self.level_maps_
+        out = np.empty_like(Z)
+        for label in range(maps.shape[0]):
+            rows = np.flatnonzero(labels == label)
+            for j in range(Z.shape[1]):
+                if inverse:
+                    out[rows, j] = from_map_scores(maps[label, j], Z[rows, j])
+                else:
+                    out[rows, j] = to_map_scores(maps[label, j], Z[rows, j])[0]
+        return out
 
     @classmethod
     def from_fitted(
@@ -146,6 +199,7 @@ class EstimatorModel(BaseEstimator):
         if _is_gaussian_kde(getattr(fitted, "best_estimator_", fitted)):
             raise ValueError("A KernelDensity needs its training rows; fit it with fit(Z, dims).")
         model = cls(estimator, random_state=random_state)
+        model.level_maps_ = None
         return model._adopt(fitted, np.empty((0, int(n_dims))), generator(random_state))
 
     def _adopt(self, fitted: Any, Z: np.ndarray, rng: np.random.Generator) -> Self:
@@ -161,7 +215,11 @@ class EstimatorModel(BaseEstimator):
         """The model's marginal CDF of every score on :data:`CALIBRATION_GRID`, (d, g)."""
         mixture = self.mixture_parameters()
         grid = CALIBRATION_GRID
-        if mixture is not None and mixture[0].size <= ANALYTIC_COMPONENTS:
+        if (
+            mixture is not None
+            and mixture[0].size <= ANALYTIC_COMPONENTS
+            and self.level_maps_ is None
+        ):
             weights, means, covariances = mixture
             sds = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))  # (k or 1, d)
             cdfs = np.einsum(
@@ -210,15 +268,46 @@ class EstimatorModel(BaseEstimator):
             intervals = {
                 j: (float(c[1]), float(c[2])) for j, c in conditions.items() if c[0] == "interval"
             }
-            return conditional_mixture_draws(*mixture, points, intervals, n, rng)
+            if self.level_maps_ is None:
+                return conditional_mixture_draws(*mixture, points, intervals, n, rng)
+            return self._level_draws(mixture, points, intervals, n, rng)
         return self._reject(n, conditions, rng)
+
+    def _level_draws(
+        self,
+        mixture: tuple[np.ndarray, np.ndarray, np.ndarray],
+        points: dict[int, float],
+        intervals: dict[int, tuple[float, float]],
+        n: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Conditioned draws of the per-level copulas: conditions in each level's scale."""
+        maps = np.asarray(self.level_maps_)
+        weights, means, covariances = mixture
+        weights = weights.copy()
+        level_points: dict[int, float | np.ndarray] = {}
+        for j, z in points.items():
+            level_points[j], slopes = _in_each_level(maps[:, j], z)
+            weights *= slopes  # the Jacobian of each level's map at the point
+        level_intervals: dict[int, tuple[float | np.ndarray, float | np.ndarray]] = {
+            j: (_in_each_level(maps[:, j], low)[0], _in_each_level(maps[:, j], high)[0])
+            for j, (low, high) in intervals.items()
+        }
+        draws, labels = labelled_conditional_draws(
+            weights, means, covariances, level_points, level_intervals, n, rng
+        )
+        return self._map(draws, labels, inverse=True)
 
     def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         drawn = self.estimator_.sample(n, random_state=rng)
+        labels = None
         if isinstance(drawn, tuple):
-            drawn = drawn[0]
+            drawn, labels = drawn[0], drawn[1]
+        drawn = np.asarray(drawn, dtype=np.float64)
+        if self.level_maps_ is not None:
+            drawn = self._map(drawn, np.asarray(labels), inverse=True)
         # Mixtures return rows grouped by component: shuffle them.
-        return np.asarray(drawn, dtype=np.float64)[rng.permutation(n)]
+        return drawn[rng.permutation(n)]
 
     def _reject(self, n: int, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
         kept: list[np.ndarray] = []
@@ -258,6 +347,8 @@ class EstimatorModel(BaseEstimator):
         require(self.first is None or isinstance(self.first, str), "first must be a str or None")
         if not has_fitted_state(self):
             return
+        if not hasattr(self, "level_maps_"):  # a file from before per-level maps
+            self.level_maps_ = None
         d = self.n_dims_
         require(is_int(d) and d >= 1, "n_dims_ must be a positive int")
         fitted = self.estimator_
@@ -265,6 +356,15 @@ class EstimatorModel(BaseEstimator):
             hasattr(fitted, "sample") and getattr(fitted, "n_features_in_", d) == d,
             f"estimator_ must be a fitted density on {d} dimensions",
         )
+        level_maps = self.level_maps_
+        if level_maps is not None:
+            check_score_maps(level_maps, "level_maps_")
+            require(
+                level_maps.ndim == 3
+                and level_maps.shape[1] == d
+                and level_maps.shape[0] == getattr(fitted, "n_components", -1),
+                f"level_maps_ must hold one map per level (component) and each of {d} scores",
+            )
         maps = check_float_array(self.calibration_, "calibration_", (d, CALIBRATION_GRID.size))
         require(
             bool(np.all(np.diff(maps, axis=1) > 0) and np.all((maps >= 0) & (maps <= 1 + 1e-9))),
@@ -331,6 +431,12 @@ class EstimatorModel(BaseEstimator):
         return np.asarray(estimator.weights_, dtype=np.float64), means, dense
 
 
+def _in_each_level(maps: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """The score ``z`` through each level's map (knots ``maps``, (k, KNOTS)), and the slopes."""
+    pairs = [to_map_scores(knots, np.array([z])) for knots in maps]
+    return np.array([w[0] for w, _ in pairs]), np.array([slope[0] for _, slope in pairs])
+
+
 def splits_by_levels(dims: Sequence[ModelDim], first: str | None) -> bool:
     """Whether a Gaussian with ``first`` fits one normal per level of that column.
 
@@ -343,19 +449,22 @@ def splits_by_levels(dims: Sequence[ModelDim], first: str | None) -> bool:
     return 2 <= int(np.prod([dim.levels for dim in own])) <= MAX_LEVEL_COMPONENTS
 
 
-def _level_mixture(
-    gaussian: Any,
-    Z: np.ndarray,
-    dims: Sequence[ModelDim],
-    column: str | None,
-    groups: list[np.ndarray],
-    seed: int,
-) -> Any:
-    """A Gaussian mixture with one normal per level of ``column``, fitted without EM.
+def _set_level_middles(Z: np.ndarray, dims: Sequence[ModelDim], column: str | None) -> None:
+    """Set ``column``'s scores in ``Z`` to the middle of their level's interval (in place).
 
-    Sets ``column``'s scores in ``Z`` to the middle of their level's interval (in
-    place), so that each component holds them to within ``sqrt(reg_covar)``. Level
-    ``l`` (``n_l`` of the ``n`` rows) gets weight ``n_l / n``, its rows' mean, and
+    A component of one level's rows then holds them to within ``sqrt(reg_covar)``.
+    """
+    for j, dim in enumerate(dims):
+        if dim.column == column:
+            bounds = level_bounds(dim)
+            middles = normal_scores(0.5 * (bounds[:-1] + bounds[1:]))
+            Z[:, j] = middles[dim.codes(Z[:, j])]
+
+
+def _level_mixture(gaussian: Any, Z: np.ndarray, groups: list[np.ndarray], seed: int) -> Any:
+    """A Gaussian mixture with one normal per group of rows (level), fitted without EM.
+
+    Level ``l`` (``n_l`` of the ``n`` rows) gets weight ``n_l / n``, its rows' mean, and
     their covariance shrunk towards the pooled within-level covariance as by
     ``d + 1`` prior rows (the posterior mean under a normal-inverse-Wishart prior
     centred on the pooled covariance, Friedman's regularised discriminant analysis):
@@ -368,11 +477,6 @@ def _level_mixture(
     """
     from lookalike.mixture import GaussianMixture
 
-    for j, dim in enumerate(dims):
-        if dim.column == column:
-            bounds = level_bounds(dim)
-            middles = normal_scores(0.5 * (bounds[:-1] + bounds[1:]))
-            Z[:, j] = middles[dim.codes(Z[:, j])]
     n, d = Z.shape
     sizes = np.array([rows.size for rows in groups], dtype=np.float64)
     means = np.stack([Z[rows].mean(axis=0) for rows in groups])

@@ -129,8 +129,8 @@ def describe_model(model: Any) -> str:
         inner_name = type(inner).__name__
         if inner_name == "GaussianMixture" and type(model.estimator).__name__ == "Gaussian":
             return (
-                f"one normal per level of {model.first!r} ({inner.n_components} levels) "
-                "on normal scores"
+                f"a Gaussian copula per level of {model.first!r} ({inner.n_components} "
+                "levels, each with its own marginals) on normal scores"
             )
         if inner_name == "GaussianMixture":
             return (

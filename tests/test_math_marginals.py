@@ -22,7 +22,6 @@ from lookalike._math.marginals import (
 )
 from lookalike._math.truncated import (
     conditional_mixture_draws,
-    labelled_conditional_draws,
     log_interval_mass,
     truncated_standard_normal,
 )
@@ -147,7 +146,7 @@ def test_point_conditioning_matches_the_gaussian_formulas():
     weights, means, covs = _mixture()
     rng = np.random.default_rng(7)
     x0 = 1.0
-    drawn = conditional_mixture_draws(weights, means, covs, {0: x0}, {}, 20_000, rng)
+    drawn, _ = conditional_mixture_draws(weights, means, covs, {0: x0}, {}, 20_000, rng)
     assert np.all(drawn[:, 0] == x0)
     # Oracle: reweight by N(x0; mu_k0, S_k00) and regress the other coordinates.
     log_r = np.log(weights) + stats.norm.logpdf(x0, means[:, 0], np.sqrt(covs[:, 0, 0]))
@@ -162,7 +161,7 @@ def test_interval_conditioning_equals_rejection_from_the_mixture():
     weights, means, covs = _mixture()
     rng = np.random.default_rng(8)
     intervals = {0: (1.0, 1.8), 2: (0.2, np.inf)}
-    drawn = conditional_mixture_draws(weights, means, covs, {}, intervals, 4000, rng)
+    drawn, _ = conditional_mixture_draws(weights, means, covs, {}, intervals, 4000, rng)
     assert np.all((drawn[:, 0] >= 1.0) & (drawn[:, 0] <= 1.8) & (drawn[:, 2] >= 0.2))
     reference = _brute_force(weights, means, covs, 60_000, rng)
     keep = (reference[:, 0] >= 1.0) & (reference[:, 0] <= 1.8) & (reference[:, 2] >= 0.2)
@@ -177,7 +176,7 @@ def test_one_interval_is_exact_with_a_shared_covariance():
     centres = rng.normal(size=(300, 2))
     cov = np.array([[[0.09, 0.03], [0.03, 0.09]]])
     weights = np.full(300, 1 / 300)
-    drawn = conditional_mixture_draws(weights, centres, cov, {}, {1: (0.5, 1.5)}, 3000, rng)
+    drawn, _ = conditional_mixture_draws(weights, centres, cov, {}, {1: (0.5, 1.5)}, 3000, rng)
     reference = centres[rng.integers(0, 300, 80_000)] + rng.multivariate_normal(
         [0, 0], cov[0], 80_000
     )
@@ -188,7 +187,7 @@ def test_one_interval_is_exact_with_a_shared_covariance():
 def test_far_tail_intervals_still_give_draws_inside_them():
     # 60 standard deviations out: the mass is about exp(-1805), the draws stay exact.
     weights, means, covs = _mixture()
-    drawn = conditional_mixture_draws(
+    drawn, _ = conditional_mixture_draws(
         weights, means, covs, {}, {0: (60.0, 61.0)}, 100, np.random.default_rng(0)
     )
     assert np.all((drawn[:, 0] >= 60.0) & (drawn[:, 0] <= 61.0))
@@ -201,7 +200,7 @@ def test_per_component_intervals_equal_rejection_by_component():
     weights, means, covs = _mixture()
     rng = np.random.default_rng(10)
     lows, highs = np.array([-0.5, 1.0]), np.array([0.5, np.inf])
-    drawn, components = labelled_conditional_draws(
+    drawn, components = conditional_mixture_draws(
         weights, means, covs, {}, {0: (lows, highs)}, 4000, rng
     )
     assert np.all((drawn[:, 0] >= lows[components]) & (drawn[:, 0] <= highs[components]))
@@ -219,7 +218,7 @@ def test_per_component_intervals_equal_rejection_by_component():
 def test_per_component_points_weight_each_component_by_its_own_density():
     weights, means, covs = _mixture()
     points = np.array([0.5, 2.5])  # component c is conditioned on x_0 = points[c]
-    drawn, components = labelled_conditional_draws(
+    drawn, components = conditional_mixture_draws(
         weights,
         means,
         covs,

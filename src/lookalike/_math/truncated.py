@@ -83,7 +83,7 @@ def conditional_mixture_draws(
     intervals: Mapping[int, tuple[float | np.ndarray, float | np.ndarray]],
     n: int,
     rng: np.random.Generator,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` draws of the mixture given ``x_j = points[j]`` and ``x_j in intervals[j]``.
 
     Parameters
@@ -102,26 +102,15 @@ def conditional_mixture_draws(
 
     Returns
     -------
-    ndarray of shape (n, d)
+    draws : ndarray of shape (n, d)
+    components : ndarray of shape (n,)
+        The component each draw came from.
 
     Raises
     ------
     ValueError
         If the conditions have no mass under the mixture.
     """
-    return labelled_conditional_draws(weights, means, covariances, points, intervals, n, rng)[0]
-
-
-def labelled_conditional_draws(
-    weights: np.ndarray,
-    means: np.ndarray,
-    covariances: np.ndarray,
-    points: Mapping[int, float | np.ndarray],
-    intervals: Mapping[int, tuple[float | np.ndarray, float | np.ndarray]],
-    n: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`conditional_mixture_draws` and the component each draw came from, (n,)."""
     k, d = means.shape
     fixed = np.array(sorted(points), dtype=np.intp)
     ranged = np.array(sorted(intervals), dtype=np.intp)

@@ -67,7 +67,7 @@ from lookalike._math.score_maps import (
     identity_map,
     to_map_scores,
 )
-from lookalike._math.truncated import conditional_mixture_draws, labelled_conditional_draws
+from lookalike._math.truncated import conditional_mixture_draws
 from lookalike._restore import check_float_array, has_fitted_state, is_int, require
 from lookalike.exceptions import InvalidParameterError, NotFittedError
 from lookalike.tabular.columns import ModelDim
@@ -151,16 +151,7 @@ class EstimatorModel(BaseEstimator):
         if groups is not None and len(groups) >= 2:
             seed = int(rng.integers(0, 2**31 - 1))
             _set_level_middles(Z, dims, self.first)
-            own = [dim.column == self.first for dim in dims]
-            self.level_maps_ = np.stack(
-                [
-                    [
-                        identity_map() if own[j] else fit_score_map(Z[rows, j])
-                        for j in range(len(dims))
-                    ]
-                    for rows in groups
-                ]
-            )
+            self.level_maps_ = _level_maps(Z, dims, self.first, groups)
             labels = np.empty(Z.shape[0], dtype=np.intp)
             for label, rows in enumerate(groups):
                 labels[rows] = label
@@ -269,7 +260,7 @@ class EstimatorModel(BaseEstimator):
                 j: (float(c[1]), float(c[2])) for j, c in conditions.items() if c[0] == "interval"
             }
             if self.level_maps_ is None:
-                return conditional_mixture_draws(*mixture, points, intervals, n, rng)
+                return conditional_mixture_draws(*mixture, points, intervals, n, rng)[0]
             return self._level_draws(mixture, points, intervals, n, rng)
         return self._reject(n, conditions, rng)
 
@@ -293,7 +284,7 @@ class EstimatorModel(BaseEstimator):
             j: (_in_each_level(maps[:, j], low)[0], _in_each_level(maps[:, j], high)[0])
             for j, (low, high) in intervals.items()
         }
-        draws, labels = labelled_conditional_draws(
+        draws, labels = conditional_mixture_draws(
             weights, means, covariances, level_points, level_intervals, n, rng
         )
         return self._map(draws, labels, inverse=True)
@@ -459,6 +450,21 @@ def _set_level_middles(Z: np.ndarray, dims: Sequence[ModelDim], column: str | No
             bounds = level_bounds(dim)
             middles = normal_scores(0.5 * (bounds[:-1] + bounds[1:]))
             Z[:, j] = middles[dim.codes(Z[:, j])]
+
+
+def _level_maps(
+    Z: np.ndarray, dims: Sequence[ModelDim], column: str | None, groups: list[np.ndarray]
+) -> np.ndarray:
+    """Each level's map of each score, (levels, dims, KNOTS); the identity for ``column``."""
+    return np.stack(
+        [
+            [
+                identity_map() if dim.column == column else fit_score_map(Z[rows, j])
+                for j, dim in enumerate(dims)
+            ]
+            for rows in groups
+        ]
+    )
 
 
 def _level_mixture(gaussian: Any, Z: np.ndarray, groups: list[np.ndarray], seed: int) -> Any:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from lookalike._math.score_maps import identity_map
 from lookalike.exceptions import InvalidParameterError
 from lookalike.gaussian import Gaussian
 from lookalike.mixture import GaussianMixture
@@ -232,22 +233,52 @@ def test_gaussian_first_keeps_each_levels_own_marginals():
 
 
 def test_gaussian_first_weights_a_point_by_each_levels_density_there():
-    # x is N(0, 1) in level a and N(0, 0.3^2) in level b, equally often: given x = 0,
-    # level b is 1 / 0.3 times as likely as a (the maps' slopes, the Jacobian).
+    # x is uniform on (-1, 1) in level a and on (-0.25, 0.25) in level b, equally
+    # often: given x = 0, level b is 4 times as likely as a (densities 2 and 0.5),
+    # through the maps' slopes (the Jacobian) at that point.
     rng = np.random.default_rng(4)
     n = 6000
     label = np.repeat(["a", "b"], n // 2)
-    x = np.where(label == "a", 1.0, 0.3) * rng.standard_normal(n)
+    x = np.where(label == "a", 1.0, 0.25) * rng.uniform(-1, 1, n)
     frame = pd.DataFrame({"label": label, "x": x, "y": x + rng.normal(scale=0.5, size=n)})
     encoder = TableEncoder(fit_codecs(frame))
     model = EstimatorModel(Gaussian(reg_covar=1e-4), random_state=0, first="label")
     model.fit(encoder.encode(frame, rng), encoder.dims)
+    x_dim = encoder.spans["x"][0]
+    assert not np.array_equal(model.level_maps_[1, x_dim], identity_map())  # not normal
     given = pd.DataFrame(
         encoder.decode(model.sample(5000, encoder.conditions({"x": 0.0}), random_state=5))
     )
     assert np.allclose(given["x"], 0.0, atol=1e-6)
-    # Sampling sd of the share is 0.006; the fitted maps' slopes at 0 add a few percent.
-    assert abs((given["label"] == "b").mean() - 1 / 1.3) < 0.05
+    # Sampling sd of the share is 0.006; the smoothed maps' slopes add a few percent.
+    assert abs((given["label"] == "b").mean() - 0.8) < 0.05
+
+
+def test_gaussian_first_keeps_a_normal_where_a_level_looks_normal():
+    # Level b's x is cut off at its mean: its rows reject a normal and get a map of
+    # their own; a category always does, in every level.
+    rng = np.random.default_rng(6)
+    n = 4000
+    label = np.repeat(["a", "b"], n // 2)
+    z = rng.standard_normal(n)
+    x = np.where(label == "a", z, np.abs(z))
+    kind = np.where(rng.random(n) < np.where(label == "a", 0.2, 0.7), "p", "q")
+    frame = pd.DataFrame({"label": label, "x": x, "kind": kind})
+    encoder = TableEncoder(fit_codecs(frame))
+    model = EstimatorModel(Gaussian(reg_covar=1e-4), random_state=0, first="label")
+    model.fit(encoder.encode(frame, rng), encoder.dims)
+    x_dim, kind_dim = encoder.spans["x"][0], encoder.spans["kind"][0]
+    identity = identity_map()
+    maps = model.level_maps_
+    assert not np.array_equal(maps[1, x_dim], identity)
+    assert not np.array_equal(maps[0, kind_dim], identity)
+    assert not np.array_equal(maps[1, kind_dim], identity)
+    # A small level of the same x keeps the normal: its 12 rows cannot reject it.
+    small = frame.iloc[np.r_[0:12, n // 2 : n]].reset_index(drop=True)
+    encoder = TableEncoder(fit_codecs(small))
+    model = EstimatorModel(Gaussian(reg_covar=1e-4), random_state=0, first="label")
+    model.fit(encoder.encode(small, rng), encoder.dims)
+    assert np.array_equal(model.level_maps_[0, x_dim], identity)
 
 
 def test_gaussian_first_needs_a_gaussian_and_ignores_numbers(encoded):

@@ -106,3 +106,14 @@ def test_check_score_maps_refuses_broken_knots():
         check_score_maps(good[:10].copy())
     with pytest.raises(ValueError, match="float64"):
         check_score_maps(good.astype(np.float32))
+
+
+def test_a_sample_that_looks_normal_keeps_the_identity_when_asked(skewed):
+    rng = np.random.default_rng(3)
+    normal = 0.4 + 0.7 * rng.standard_normal(500)
+    assert np.array_equal(fit_score_map(normal, normal_alpha=0.05), identity_map())
+    assert not np.array_equal(fit_score_map(normal), identity_map())  # not asked
+    assert not np.array_equal(fit_score_map(skewed, normal_alpha=0.05), identity_map())
+    # A large sample is tested by its quantiles: a normal one still passes.
+    large = rng.standard_normal(100_000)
+    assert np.array_equal(fit_score_map(large, normal_alpha=0.05), identity_map())

@@ -30,7 +30,10 @@ discriminant analysis models each class with its own normal):
   marginal (:mod:`lookalike._math.score_maps`: ``w = Phi^{-1}(F_l(z))``, with ``F_l``
   the level's kernel-smoothed CDF of that score), so a level keeps its own marginals:
   its rows' scores are a piece of the whole column's normal, often skewed or cut off,
-  which one normal per level would spread past the level's range;
+  which one normal per level would spread past the level's range. A continuous score
+  whose level's rows do not reject a normal (Shapiro-Wilk at
+  :data:`LEVEL_NORMAL_ALPHA`, mostly small levels) keeps the identity map: the
+  normal is the better-determined model there;
 - one normal per level is fitted to the mapped scores: a Gaussian mixture whose
   components are the levels, weighted by their rates, with covariances shrunk towards
   the pooled one (:func:`_level_mixture`);
@@ -90,6 +93,9 @@ ANALYTIC_COMPONENTS = 256
 CALIBRATION_DRAWS = 50_000
 #: ``first`` splits a Gaussian by the levels of a column with at most this many levels.
 MAX_LEVEL_COMPONENTS = 20
+#: A level keeps a normal for a continuous score unless a Shapiro-Wilk test rejects it
+#: at this level (:func:`_level_maps`).
+LEVEL_NORMAL_ALPHA = 0.05
 
 
 class EstimatorModel(BaseEstimator):
@@ -455,15 +461,22 @@ def _set_level_middles(Z: np.ndarray, dims: Sequence[ModelDim], column: str | No
 def _level_maps(
     Z: np.ndarray, dims: Sequence[ModelDim], column: str | None, groups: list[np.ndarray]
 ) -> np.ndarray:
-    """Each level's map of each score, (levels, dims, KNOTS); the identity for ``column``."""
+    """Each level's map of each score, (levels, dims, KNOTS); the identity for ``column``.
+
+    A discrete score always gets its level's own map (a level's rates of another
+    column's categories are what it must keep, and they are never normal); a
+    continuous one only when its level's rows reject a normal
+    (:data:`LEVEL_NORMAL_ALPHA`): a small level is then described by a normal, which
+    two parameters determine better than a curve.
+    """
+
+    def level_map(z: np.ndarray, dim: ModelDim) -> np.ndarray:
+        if dim.column == column:
+            return identity_map()
+        return fit_score_map(z, normal_alpha=None if dim.discrete else LEVEL_NORMAL_ALPHA)
+
     return np.stack(
-        [
-            [
-                identity_map() if dim.column == column else fit_score_map(Z[rows, j])
-                for j, dim in enumerate(dims)
-            ]
-            for rows in groups
-        ]
+        [[level_map(Z[rows, j], dim) for j, dim in enumerate(dims)] for rows in groups]
     )
 
 

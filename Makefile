@@ -76,6 +76,7 @@ bench: $(VENV)/.test-installed
 	cd benchmarks && ../$(BIN)/python bench_kde.py
 	cd benchmarks && ../$(BIN)/python bench_toolkit.py
 	cd benchmarks && ../$(BIN)/python bench_quality.py
+	cd benchmarks && ../$(BIN)/python bench_splits.py
 	cd benchmarks && ../$(BIN)/python bench_dask.py
 
 # The newest releases of every dependency, installed into a fresh environment; their

@@ -170,10 +170,12 @@ LOADERS: dict[str, Callable[[], Dataset | None]] = {
 }
 
 
-def split(data: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """70/30, stratified on a classification target without missing values, seed 0."""
+def split(data: Dataset, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """70/30, stratified on a classification target without missing values."""
     stratify = None
     if data.task == "classification" and data.frame[data.target].notna().all():
         stratify = data.frame[data.target]
-    train, holdout = train_test_split(data.frame, test_size=0.3, stratify=stratify, random_state=0)
+    train, holdout = train_test_split(
+        data.frame, test_size=0.3, stratify=stratify, random_state=seed
+    )
     return train.reset_index(drop=True), holdout.reset_index(drop=True)

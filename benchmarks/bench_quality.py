@@ -187,11 +187,11 @@ def lookalike_source_hash() -> str:
 
 
 class Workspace:
-    """One data set's split, its cache folder and the training table on disk."""
+    """One data set's split (``random_state=seed``), its cache folder, the training table."""
 
-    def __init__(self, data: Dataset, cache: Path) -> None:
+    def __init__(self, data: Dataset, cache: Path, seed: int = 0) -> None:
         self.data = data
-        self.train, self.holdout = split(data)
+        self.train, self.holdout = split(data, seed)
         self.kinds = column_kinds(self.train)
         key = digest(
             data.name,

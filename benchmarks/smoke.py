@@ -20,7 +20,16 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("gmm", "kde", "toolkit", "quality", "dask", "evaluate", "tabular_dask")
+BENCHMARKS = (
+    "gmm",
+    "kde",
+    "toolkit",
+    "quality",
+    "splits",
+    "dask",
+    "evaluate",
+    "tabular_dask",
+)
 
 
 def run(name: str) -> bool:

@@ -613,6 +613,7 @@ def test_a_file_from_before_per_level_maps_loads_and_samples(saved, table, tmp_p
             archive.writestr(name, data)
     loaded = load(path)
     assert loaded.model_.level_maps_ is None
+    assert loaded.summary()["model"] == "one normal per level of 'flag' on normal scores"
     assert list(loaded.sample(20, random_state=0).columns) == list(table.columns)
 
 

@@ -20,7 +20,9 @@ below the first and above the last it continues linearly with the overall slope
 ``(KNOT_SCORES[-1] - KNOT_SCORES[0]) / (knots[-1] - knots[0])`` (normal tails of the
 sample's spread), so the map is defined, strictly increasing and invertible on the
 whole real line, and ``T(-inf) = -inf``. A sample of fewer than :data:`MIN_VALUES`
-values, or without spread, gets the identity map (knots equal to ``KNOT_SCORES``).
+values, or without spread, gets the identity map (knots equal to ``KNOT_SCORES``); so
+does, when asked (``normal_alpha``), a sample that a Shapiro-Wilk test cannot tell from a
+normal: one normal on the unmapped scores then describes it with two parameters.
 
 The knots are a fixed number whatever the sample's size, and a large sample is
 smoothed from :data:`MAX_VALUES` of its quantiles: a map costs bounded time and

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from lookalike._math.score_maps import identity_map
 from lookalike.tabular.models.cells import CellMixture
 from lookalike.tabular.models.estimator import EstimatorModel
 from lookalike.tabular.models.trees import SequentialTrees
@@ -128,9 +129,14 @@ def describe_model(model: Any) -> str:
         inner = model.estimator_
         inner_name = type(inner).__name__
         if inner_name == "GaussianMixture" and type(model.estimator).__name__ == "Gaussian":
+            maps = model.level_maps_
+            if maps is None:  # a model file from before the per-level maps
+                return f"one normal per level of {model.first!r} on normal scores"
+            own = int(np.any(maps != identity_map(), axis=-1).sum())
             return (
                 f"a Gaussian copula per level of {model.first!r} ({inner.n_components} "
-                "levels, each with its own marginals) on normal scores"
+                f"levels; {own} level-column marginals of their own, the others normal) "
+                "on normal scores"
             )
         if inner_name == "GaussianMixture":
             return (

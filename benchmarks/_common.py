@@ -43,6 +43,17 @@ def machine_line() -> str:
     )
 
 
+def report_header(title: str, smoke_note: str | None = None) -> str:
+    """A benchmark report's first lines: its title, the date (and what a smoke run
+    left out), the machine."""
+    import datetime
+
+    note = f" ({smoke_note})" if smoke_note else ""
+    return (
+        f"# {title}\n\nMeasured {datetime.date.today().isoformat()}{note}.\n\n{machine_line()}\n"
+    )
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float):

@@ -66,7 +66,7 @@ from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 
 import lookalike as la
-from _common import machine_line, markdown_table
+from _common import markdown_table, report_header
 from _quality_data import LOADERS, Dataset, sklearn_set, split
 from _quality_metrics import (
     Distances,
@@ -832,11 +832,11 @@ def main() -> None:
     if args.smoke:  # nothing cached: every smoke run fits
         args.cache = Path(tempfile.mkdtemp(prefix="lookalike-bench-quality-"))
     print(
-        f"# Synthetic-data quality: lookalike {la.__version__} vs SDV, ForestFlow, ARF, SMOTE\n\n"
-        f"Measured {datetime.date.today().isoformat()}"
-        f"{' (smoke run: wine only, no peers)' if args.smoke else ''}.\n"
+        report_header(
+            f"Synthetic-data quality: lookalike {la.__version__} vs SDV, ForestFlow, ARF, SMOTE",
+            "smoke run: wine only, no peers" if args.smoke else None,
+        )
     )
-    print(machine_line() + "\n")
     with threadpool_limits(1):  # one thread, as the peers get (OMP_NUM_THREADS=1)
         if "quality" in parts:
             print("## quality: every generator on the same splits, scored by the same code\n")

@@ -33,7 +33,6 @@ out: ForestFlow, whose one fit takes 1 to 17 minutes per small table on these co
 from __future__ import annotations
 
 import argparse
-import datetime
 import shutil
 import statistics
 import tempfile
@@ -44,7 +43,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import lookalike as la
-from _common import machine_line, markdown_table
+from _common import markdown_table, report_header
 from _quality_data import LOADERS
 from _quality_metrics import detector_auc
 from bench_quality import (
@@ -170,11 +169,11 @@ def main() -> None:
     if args.smoke:  # nothing cached: every smoke run fits
         args.cache = Path(tempfile.mkdtemp(prefix="lookalike-bench-splits-"))
     print(
-        f"# Quality over {splits} splits: lookalike {la.__version__} vs SDV and ARF\n\n"
-        f"Measured {datetime.date.today().isoformat()}"
-        f"{' (smoke run: wine, lookalike gaussian)' if args.smoke else ''}.\n"
+        report_header(
+            f"Quality over {splits} splits: lookalike {la.__version__} vs SDV and ARF",
+            "smoke run: wine, lookalike gaussian" if args.smoke else None,
+        )
     )
-    print(machine_line() + "\n")
     source = lookalike_source_hash()
     with threadpool_limits(1):  # one thread, as the peers get (OMP_NUM_THREADS=1)
         for name in names:

@@ -42,7 +42,6 @@ time; lookalike times and peer times are medians of the same number of runs
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import threading
 from collections.abc import Iterator
@@ -61,7 +60,7 @@ from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from sklearn.neighbors import KernelDensity as SklearnKDE
 
 import lookalike as la
-from _common import machine_line, markdown_table, median_time
+from _common import markdown_table, median_time, report_header
 from lookalike.datasets import load_digits
 
 PARTS = ("kde-search", "gmm-sweep", "classifier", "impute")
@@ -512,11 +511,11 @@ def main() -> None:
         parser.error(f"unknown parts {unknown}; choose among {', '.join(PARTS)}")
     repeats = 1 if args.smoke else args.repeats
     print(
-        f"# The generative toolkit: lookalike {la.__version__} vs scikit-learn\n\n"
-        f"Measured {datetime.date.today().isoformat()}"
-        f"{' (smoke run: tiny sizes)' if args.smoke else ''}.\n"
+        report_header(
+            f"The generative toolkit: lookalike {la.__version__} vs scikit-learn",
+            "smoke run: tiny sizes" if args.smoke else None,
+        )
     )
-    print(machine_line() + "\n")
     if "kde-search" in parts:
         print("## kde-search: bandwidth by cross-validation (digits)\n")
         print(bench_kde_search(repeats, args.smoke) + "\n")

@@ -183,6 +183,56 @@ def test_more_sorts_of_columns_round_trip(tmp_path):
     assert loaded.summary() == synthesizer.summary()
 
 
+def test_categories_that_are_dates_round_trip(tmp_path):
+    """Categorical columns of Timestamps (naive, a named zone, a fixed offset) and of
+    date intervals: their categories are saved as timestamp nodes."""
+    rng = np.random.default_rng(3)
+    n = 60
+    stamps = pd.to_datetime(["2024-01-01 00:00", "2024-02-01 12:30", "2024-03-01 00:00"])
+    pick = rng.integers(0, 3, n)
+    table = pd.DataFrame(
+        {
+            "day": pd.Categorical(stamps[pick]),
+            "paris": pd.Categorical(stamps.tz_localize("Europe/Paris")[pick]),
+            "offset": pd.Categorical(stamps.tz_localize(dt.timezone(dt.timedelta(hours=2)))[pick]),
+            "week": pd.Categorical(
+                pd.interval_range(pd.Timestamp("2024-01-01"), periods=3, freq="7D")[pick]
+            ),
+            "x": rng.normal(size=n),
+        }
+    )
+    synthesizer = Synthesizer("gaussian", random_state=0).fit(table)
+    loaded = load(save(synthesizer, tmp_path / "s.lookalike"))
+    where = {"paris": stamps.tz_localize("Europe/Paris")[1]}
+    for given in (None, where):
+        expected = synthesizer.sample(20, where=given, random_state=1)
+        pd.testing.assert_frame_equal(loaded.sample(20, where=given, random_state=1), expected)
+    assert set(expected["paris"]) == {where["paris"]}
+    for column in ("day", "paris", "offset", "week"):
+        assert loaded.sample(5, random_state=2)[column].dtype == table[column].dtype
+
+
+def test_tampered_timestamps_are_refused(tmp_path):
+    table = pd.DataFrame(
+        {"day": pd.Categorical(pd.to_datetime(["2024-01-01", "2024-02-01"] * 20)), "x": 1.0}
+    )
+    table["x"] = np.arange(40.0)
+    path = save(Synthesizer("gaussian", random_state=0).fit(table), tmp_path / "s.lookalike")
+
+    def first_stamp(e: Edit) -> dict[str, Any]:
+        return e.node("categories")["list"][0]
+
+    for change, match in (
+        (lambda node: node.update(unit="days"), "an int of nanoseconds and a unit"),
+        (lambda node: node.update(timestamp="2024"), "an int of nanoseconds and a unit"),
+        (lambda node: node.update(tz="Nowhere/Atlantis"), "invalid timestamp node"),
+        (lambda node: node.update(tz=3), "tz must be null or a zone name"),
+        (lambda node: node.update(timestamp=2**70), "invalid timestamp node"),
+    ):
+        edited = tampered(path, CATEGORICAL, lambda e, c=change: c(first_stamp(e)))
+        refused(edited, match)
+
+
 def test_unfitted_synthesizer_and_later_fit(table, tmp_path):
     synthesizer = Synthesizer("cells", constraints=CONSTRAINTS, kinds={"k": "integer"})
     loaded = load(save(synthesizer, tmp_path / "s.lookalike"))

@@ -36,6 +36,9 @@ a JSON number with a fraction or exponent  a Python ``float``
 ``{"scalar_array": "arrays/4.npy"}``      any other numpy scalar, as a 0-d array
 ``{"random_state": "RandomState" |``      a ``numpy.random.RandomState`` or ``Generator``
 ``"Generator", "state": node}``           with its bit generator's state
+``{"timestamp": int, "unit": "us",``      a ``pandas.Timestamp`` (nanoseconds since the
+``"tz": null | "Europe/Paris"}``          epoch in UTC, its unit and time zone name), such
+                                          as a categorical column's dates
 ``{"dataframe": {"n_rows": n,``           a pandas DataFrame with a default ``RangeIndex``;
 ``"columns": [[name, column], ...]}}``    a column is ``{"dtype": "float64", "values":
                                           array node}`` or, for ``object``/``str`` dtypes,

@@ -38,6 +38,8 @@ __all__ = ["ALLOWED_CLASSES", "FORMAT", "FORMAT_VERSION", "Reader", "Writer"]
 
 FORMAT = "lookalike-model"
 FORMAT_VERSION = 1
+#: The units a pandas Timestamp may have.
+_TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
 
 #: The classes a model file may name, as dotted paths; nothing else is ever imported.
 ALLOWED_CLASSES: tuple[str, ...] = (
@@ -115,6 +117,8 @@ class Writer:
             return self._array(value, where)
         if isinstance(value, np.random.RandomState | np.random.Generator):
             return _encode_random_state(value, self, where)
+        if _is_timestamp(value):
+            return _encode_timestamp(value, where)
         if type(value) in (list, tuple, dict) or _is_dataframe(value) or _is_object(value):
             if id(value) in self._active:
                 raise TypeError(f"cannot save {where}: it contains itself")
@@ -222,6 +226,32 @@ def _encode_random_state(
     if state.get("bit_generator") not in _BIT_GENERATORS:
         raise _unsupported(where, value.bit_generator)
     return {"random_state": "Generator", "state": writer.encode(state, where)}
+
+
+def _is_timestamp(value: Any) -> bool:
+    kind = type(value)
+    return kind.__name__ == "Timestamp" and kind.__module__.partition(".")[0] == "pandas"
+
+
+def _encode_timestamp(value: Any, where: str) -> Any:
+    """A pandas Timestamp: nanoseconds since the epoch (UTC), its unit and time zone."""
+    zone = None if value.tz is None else str(value.tz)
+    nanoseconds, unit = int(value.value), str(value.unit)
+    if zone is not None and _timestamp(nanoseconds, unit, zone) != value:
+        raise TypeError(
+            f"cannot save {where}: time zone {zone!r} does not round-trip by name; "
+            "convert the timestamps to a named zone (such as 'UTC' or 'Europe/Paris')"
+        )
+    return {"timestamp": nanoseconds, "unit": unit, "tz": zone}
+
+
+def _timestamp(nanoseconds: int, unit: str, zone: str | None) -> Any:
+    import pandas as pd
+
+    stamp = pd.Timestamp(nanoseconds, unit="ns")
+    if zone is not None:
+        stamp = stamp.tz_localize("UTC").tz_convert(zone)
+    return stamp.as_unit(unit)
 
 
 def _hashable_key(key: Any) -> bool:
@@ -477,6 +507,19 @@ def _decode_scalar_array(reader: Reader, node: dict[str, Any], depth: int) -> An
     return array[()]
 
 
+def _decode_timestamp(reader: Reader, node: dict[str, Any], depth: int) -> Any:
+    _expect_keys(node, {"timestamp", "unit", "tz"})
+    nanoseconds, unit, zone = node["timestamp"], node["unit"], node["tz"]
+    if type(nanoseconds) is not int or unit not in _TIMESTAMP_UNITS:
+        raise ModelFileError("invalid timestamp node: an int of nanoseconds and a unit")
+    if not (zone is None or type(zone) is str):
+        raise ModelFileError("invalid timestamp node: tz must be null or a zone name")
+    try:
+        return _timestamp(nanoseconds, unit, zone)
+    except (ValueError, OverflowError, KeyError, TypeError) as error:
+        raise ModelFileError(f"invalid timestamp node: {error}") from None
+
+
 def _decode_random_state(reader: Reader, node: dict[str, Any], depth: int) -> Any:
     _expect_keys(node, {"random_state", "state"})
     kind, state = node["random_state"], reader.decode(node["state"], depth)
@@ -574,6 +617,7 @@ _DECODERS: dict[str, Callable[[Reader, dict[str, Any], int], Any]] = {
     "scalar": _decode_scalar,
     "scalar_array": _decode_scalar_array,
     "random_state": _decode_random_state,
+    "timestamp": _decode_timestamp,
     "dataframe": _decode_dataframe,
     "object": _decode_object,
 }

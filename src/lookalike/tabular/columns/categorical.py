@@ -315,7 +315,8 @@ _CLOSED = ("left", "right", "both", "neither")
 
 
 def _plain_level(value: Any, closed: str | None) -> bool:
-    """A category as a model file may hold it: a plain scalar, or an interval's ends."""
+    """A category as a model file may hold it: a plain scalar (a date too), or an
+    interval's ends."""
     if closed is not None:
         return (
             isinstance(value, list)
@@ -326,7 +327,7 @@ def _plain_level(value: Any, closed: str | None) -> bool:
         return not np.isnan(value)
     if isinstance(value, tuple):  # an object column's tuples
         return all(_plain_level(item, None) for item in value)
-    return isinstance(value, str | int | bool)
+    return isinstance(value, str | int | bool | pd.Timestamp)  # NaT is no Timestamp
 
 
 def _check_hashable(name: str, series: pd.Series) -> None:

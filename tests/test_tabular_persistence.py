@@ -212,6 +212,16 @@ def test_categories_that_are_dates_round_trip(tmp_path):
         assert loaded.sample(5, random_state=2)[column].dtype == table[column].dtype
 
 
+def test_a_zone_without_a_name_to_find_it_by_is_refused_at_save(tmp_path):
+    zone = dt.timezone(dt.timedelta(hours=2), "CEST")  # "CEST" is no zone name pandas knows
+    days = pd.date_range("2024-01-01", periods=3, tz=zone)
+    table = pd.DataFrame({"day": pd.Categorical(list(days) * 10), "x": np.arange(30.0)})
+    synthesizer = Synthesizer("gaussian", random_state=0).fit(table)
+    with pytest.raises(TypeError, match="time zone 'CEST' does not round-trip by name"):
+        save(synthesizer, tmp_path / "s.lookalike")
+    assert not (tmp_path / "s.lookalike").exists()
+
+
 def test_tampered_timestamps_are_refused(tmp_path):
     table = pd.DataFrame(
         {"day": pd.Categorical(pd.to_datetime(["2024-01-01", "2024-02-01"] * 20)), "x": 1.0}

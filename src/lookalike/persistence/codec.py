@@ -237,12 +237,19 @@ def _encode_timestamp(value: Any, where: str) -> Any:
     """A pandas Timestamp: nanoseconds since the epoch (UTC), its unit and time zone."""
     zone = None if value.tz is None else str(value.tz)
     nanoseconds, unit = int(value.value), str(value.unit)
-    if zone is not None and _timestamp(nanoseconds, unit, zone) != value:
+    if zone is not None and not _round_trips(nanoseconds, unit, zone, value):
         raise TypeError(
             f"cannot save {where}: time zone {zone!r} does not round-trip by name; "
             "convert the timestamps to a named zone (such as 'UTC' or 'Europe/Paris')"
         )
     return {"timestamp": nanoseconds, "unit": unit, "tz": zone}
+
+
+def _round_trips(nanoseconds: int, unit: str, zone: str, value: Any) -> bool:
+    try:
+        return bool(_timestamp(nanoseconds, unit, zone) == value)
+    except (ValueError, KeyError, TypeError):  # a zone pandas cannot find by that name
+        return False
 
 
 def _timestamp(nanoseconds: int, unit: str, zone: str | None) -> Any:

@@ -293,6 +293,9 @@ def test_fit_and_sample_with_a_local_cluster_of_worker_processes(dataset, tmp_pa
     drawn = pd.read_parquet(out)
     assert len(drawn) == 3000 and drawn.dtypes.equals(real.dtypes)
     assert drawn["day"].between(real["day"].min(), real["day"].max()).all()
+    # local:N starts N workers.
+    one = _ok(_invoke("fit", folder, "-o", model, "--dask", "local:1", "-m", "gmm", "--seed", 2))
+    assert "ran on LocalCluster with 1 workers" in one.stdout
 
 
 # --------------------------------------------------------------------------- atomic folders
@@ -406,6 +409,14 @@ def _bad_cases(folder: Path, model: Path, full: Path) -> dict[str, tuple[list[ob
             r"--kind names unknown column\(s\) 'zz'",
         ),
         "empty address": (["fit", folder, *out, "--dask", " "], "--dask is empty"),
+        "no workers": (
+            ["fit", folder, *out, "--dask", "local:0"],
+            "--dask local:N needs a number of workers N >= 1; got 'local:0'",
+        ),
+        "workers not a number": (
+            [*drawn, "-o", folder.parent / "new", "--dask", "local:two"],
+            "--dask local:N needs a number of workers N >= 1; got 'local:two'",
+        ),
         "folder without dask": (["fit", folder, *out], "is a folder; .* add --dask local"),
         "glob without dask": (["fit", folder / "part-*", *out], "is a glob; .* add --dask"),
         "csv output with dask": (

@@ -1,6 +1,7 @@
 """What ``fit --dask`` and ``sample --dask`` share: the cluster, the dataset, its infinities.
 
-- :func:`dask_client` connects to ``local`` (a new LocalCluster, closed afterwards)
+- :func:`dask_client` connects to ``local`` or ``local:N`` (a new LocalCluster of one
+  worker per core, or of N workers, closed afterwards)
   or to a scheduler address, and turns every failure into one line that says what
   to do.
 - :func:`open_dataset` reads a Parquet file, a folder of Parquet files or a glob of
@@ -45,9 +46,26 @@ def import_dask_api() -> Any:
 
 
 def check_address(address: str) -> None:
-    """Refuse an empty ``--dask``."""
+    """Refuse an empty ``--dask`` or a ``local:N`` whose N is not a worker count."""
     if not address.strip():
         raise BadInput("--dask is empty; give 'local' or a scheduler address")
+    local_workers(address)
+
+
+def local_workers(address: str) -> tuple[bool, int | None]:
+    """Whether ``address`` asks for a local cluster, and its workers (None: one per core).
+
+    ``local`` starts one worker per core, ``local:N`` N workers; anything else is a
+    scheduler's address.
+    """
+    if address == "local":
+        return True, None
+    if not address.startswith("local:"):
+        return False, None
+    count = address.removeprefix("local:")
+    if not (count.isdigit() and int(count) >= 1):
+        raise BadInput(f"--dask local:N needs a number of workers N >= 1; got {address!r}")
+    return True, int(count)
 
 
 def check_dataset_path(data: str) -> None:
@@ -139,12 +157,18 @@ def dask_client(address: str) -> Iterator[str]:
     """Connect to ``address`` (``local``: a new LocalCluster); yield where the work runs."""
     from lookalike.distributed import connect
 
-    local = address == "local"
+    local, n_workers = local_workers(address)
     message = "starting a local Dask cluster" if local else f"connecting to {address}"
     with ExitStack() as stack:
         try:
             with stage(log, message):
-                client = stack.enter_context(connect(address, timeout=DASK_CONNECT_TIMEOUT))
+                client = stack.enter_context(
+                    connect(
+                        "local" if local else address,
+                        n_workers=n_workers,
+                        timeout=DASK_CONNECT_TIMEOUT,
+                    )
+                )
         except (OSError, ValueError, TypeError) as exc:
             detail = " ".join(str(exc).split()) or type(exc).__name__
             if local:

@@ -158,7 +158,8 @@ def fit(
             "--dask",
             help=(
                 "Fit on a Dask cluster, partition by partition, without collecting the "
-                "table: 'local' starts a cluster on this machine (one worker per core), or "
+                "table: 'local' starts a cluster on this machine (one worker per core; "
+                "'local:4' four workers), or "
                 "give a scheduler address such as tcp://10.0.0.5:8786. Needs the dask extra "
                 "of lookalike."
             ),

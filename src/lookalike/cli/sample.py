@@ -60,7 +60,8 @@ def sample(
             help=(
                 "Draw the rows on a Dask cluster, partition by partition, and write them as "
                 "a partitioned Parquet dataset: -o names a new (or empty) folder. 'local' "
-                "starts a cluster on this machine, or give a scheduler address such as "
+                "starts a cluster on this machine ('local:4': four workers), or give a "
+                "scheduler address such as "
                 "tcp://10.0.0.5:8786."
             ),
             show_default=False,

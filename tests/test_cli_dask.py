@@ -450,10 +450,15 @@ _BAD_NAMES = [
     "unknown model on dask", "components of another model", "covariance without components",
     "no components", "bad covariance", "sheet on dask", "tiny sample",
     "sample rows without dask", "persist without dask", "missing path", "glob without matches",
-    "unknown column", "kind of an unknown column", "empty address", "folder without dask",
+    "unknown column", "kind of an unknown column", "empty address", "no workers",
+    "workers not a number", "folder without dask",
     "glob without dask", "csv output with dask", "non-empty output folder", "zero partitions",
     "partitions without dask", "folder output without dask", "where value on dask",
 ]  # fmt: skip
+
+
+def test_every_bad_case_is_run():
+    assert sorted(_BAD_NAMES) == sorted(_bad_cases(Path("d"), Path("m"), Path("f")))
 
 
 @pytest.mark.parametrize("name", _BAD_NAMES)

@@ -39,6 +39,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from lookalike._math.bandwidth import NORMAL_IQR, SILVERMAN_ROBUST_CONSTANT
+
 #: Knots per map, and the fixed normal scores they sit at.
 KNOTS = 64
 KNOT_SCORES = special.ndtri((np.arange(KNOTS) + 0.5) / KNOTS)
@@ -79,8 +81,8 @@ def fit_score_map(z: np.ndarray, normal_alpha: float | None = None) -> np.ndarra
         return identity_map()
     sd = float(z.std())
     quartiles = np.quantile(z, [0.25, 0.75])
-    spread = min(sd, float(quartiles[1] - quartiles[0]) / 1.349) or sd
-    h = 0.9 * spread * n**-0.2
+    spread = min(sd, float(quartiles[1] - quartiles[0]) / NORMAL_IQR) or sd
+    h = SILVERMAN_ROBUST_CONSTANT * spread * n**-0.2
     if n > MAX_VALUES:  # its quantiles at the Hazen positions of MAX_VALUES values
         z = np.quantile(z, (np.arange(MAX_VALUES) + 0.5) / MAX_VALUES)
     grid = np.linspace(z[0] - 6.0 * h, z[-1] + 6.0 * h, GRID)

@@ -10,7 +10,7 @@ Given the codecs fitted over the partitions (:mod:`lookalike.tabular.partitioned
   rows, so it equals an in-memory :class:`~lookalike.gaussian.Gaussian` with the same
   ``reg_covar`` on the same scores); ``"gmm"`` chooses its number of components by
   BIC on the sample (as in memory) and refines the winner by EM on all rows, started
-  from its sample fit. A ``"gaussian"`` that fits one normal per level of the lead
+  from its sample fit. A ``"gaussian"`` that fits one copula per level of the lead
   column (:func:`~lookalike.tabular.models.estimator.splits_by_levels`) is fitted to
   the sample instead: its levels' normals start from their rows' moments, which the
   partitioned EM over all rows (whose lead scores are not set to their levels'

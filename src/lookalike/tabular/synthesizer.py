@@ -124,8 +124,8 @@ class Synthesizer:
         real); without it, "auto" checks up to three columns it picks, class labels
         first. The families follow it (else the first column "auto" would check):
         ``"trees"`` visits it before the others; when it is discrete, ``"cells"``
-        never mixes its levels in a cell and ``"gaussian"`` fits one normal per
-        level. :meth:`augment` uses its own ``target`` when it fits.
+        never mixes its levels in a cell and ``"gaussian"`` fits one Gaussian copula
+        per level. :meth:`augment` uses its own ``target`` when it fits.
     copies : {"redraw", "keep"}, default="redraw"
         ``"redraw"``: a generated row equal in every modelled column to a training
         row that occurs once in the table (an exact copy of one record) is drawn

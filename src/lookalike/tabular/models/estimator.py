@@ -143,7 +143,7 @@ class EstimatorModel(BaseEstimator):
         if self.first is not None and type(self.estimator).__name__ != "Gaussian":
             raise InvalidParameterError(
                 "The 'first' parameter of EstimatorModel needs a lookalike.Gaussian "
-                f"estimator (one normal per level); got {self.estimator!r}."
+                f"estimator (one copula per level); got {self.estimator!r}."
             )
         rng = generator(self.random_state)
         Z = np.array(Z, dtype=np.float64)
@@ -435,7 +435,7 @@ def _in_each_level(maps: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def splits_by_levels(dims: Sequence[ModelDim], first: str | None) -> bool:
-    """Whether a Gaussian with ``first`` fits one normal per level of that column.
+    """Whether a Gaussian with ``first`` fits one copula per level of that column.
 
     True for a discrete column of 2 to :data:`MAX_LEVEL_COMPONENTS` levels (all its
     dimensions together).

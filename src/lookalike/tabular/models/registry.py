@@ -5,8 +5,9 @@
                drawn from a tree's leaf given the columns before it (synthpop's CART).
 ``"cells"``    :class:`~lookalike.tabular.models.cells.CellMixture`: a mixture of small
                cells of similar rows, columns independent within a cell.
-``"gaussian"`` One normal on the normal scores: a Gaussian copula (one normal per
-               level of the Synthesizer's target or first utility column).
+``"gaussian"`` One normal on the normal scores: a Gaussian copula (one per level of
+               the Synthesizer's target or first utility column, on that level's
+               own marginals where they are not normal).
 ``"gmm"``      A Gaussian mixture on the normal scores (a mixture copula), its number
                of components chosen by BIC.
 ``"kde"``      A Gaussian kernel density on the normal scores, bandwidth by
@@ -94,7 +95,7 @@ def make_model(
 
     ``lead`` is the column the ``"trees"`` family visits first, and whose levels the
     ``"cells"`` family never mixes in a cell and the ``"gaussian"`` family gives a
-    normal each (their ``first``); an estimator instance keeps its own settings.
+    copula each (their ``first``); an estimator instance keeps its own settings.
     """
     if isinstance(model, str):
         return FAMILIES[model](n_rows, seed, n_jobs, lead)

@@ -12,6 +12,11 @@
   flag) and categories one-hot (missing as a level of its own) scaled by 1/sqrt(2), so
   that a different category counts as much as one standard deviation.
 - :func:`copy_rate`: the share of rows equal, in every column, to some training row.
+- :func:`membership_auc`: a distance attack on membership. Each real row is scored by
+  minus its distance (as in :class:`Distances`) to the closest synthetic row; the ROC
+  AUC of that score telling training rows (members, as many as the holdout, drawn with
+  ``random_state=0``) from holdout rows. 0.5: the synthetic rows lie no closer to the
+  rows they were fitted on than to new rows of the same table.
 
 The placeholder ``lookalike.evaluation.detector.detector_auc`` of this branch encodes
 categories as ordinal codes and uses 3 folds; the issue's detector is the one here.
@@ -157,6 +162,18 @@ class Distances:
         """Each row's distance to its closest training row."""
         distances, _ = self.neighbours.kneighbors(self.encode(frame))
         return distances[:, 0]
+
+
+def membership_auc(
+    distances: Distances, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame
+) -> float:
+    """AUC of ``-(distance to the closest synthetic row)``: training rows vs holdout rows."""
+    pick = np.random.default_rng(0).choice(len(train), len(holdout), replace=False)
+    queries = np.vstack([distances.encode(train.iloc[pick]), distances.encode(holdout)])
+    nearest = NearestNeighbors(n_neighbors=1).fit(distances.encode(synthetic))
+    to_synthetic = nearest.kneighbors(queries)[0][:, 0]
+    members = np.r_[np.ones(len(holdout)), np.zeros(len(holdout))]
+    return float(roc_auc_score(members, -to_synthetic))
 
 
 def row_hashes(frame: pd.DataFrame) -> np.ndarray:

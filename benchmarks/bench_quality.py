@@ -23,10 +23,12 @@ Two parts, each printing markdown tables.
    generator (``_quality_metrics.py``): the issue's detector AUC (train rows vs as many
    synthetic rows; values below 0.45 are flagged: synthetic rows near-copies of training
    rows), the same detector on the holdout, TSTR vs TRTR on the holdout, the DCR ratio,
-   exact copies (synthetic vs the holdout's own rate), fit and sample seconds. Integer
-   columns of every generator's output are rounded. Peer rows (and lookalike rows, keyed
-   by a hash of lookalike's source) are cached on disk (``--cache``), so a re-run refits
-   only what changed. A verdict line per data set checks issue 13's targets.
+   exact copies (synthetic vs the holdout's own rate), the distance membership attack's
+   AUC (0.5: training rows are no nearer the synthetic rows than holdout rows), fit and
+   sample seconds. Integer columns of every generator's output are rounded. Peer rows
+   (and lookalike rows, keyed by a hash of lookalike's source) are cached on disk
+   (``--cache``), so a re-run refits only what changed. A verdict line per data set
+   checks issue 13's targets.
 2. ``augment``: breast_cancer, the same split, with only 10% of the malignant class kept
    in train (a different random 10% per seed). HistGradientBoostingClassifier
    (random_state=0) on: the imbalanced train as it is, SMOTE (imbalanced-learn in the
@@ -74,6 +76,7 @@ from _quality_metrics import (
     conform,
     copy_rate,
     detector_auc,
+    membership_auc,
     row_hashes,
     utility,
 )
@@ -402,6 +405,7 @@ def score(
             "dcr": float(np.median(cache["distances"].to_train(synthetic))) / cache["holdout_dcr"],
             "copies": copy_rate(synthetic, cache["train_hashes"]),
             "holdout_copies": cache["holdout_copies"],
+            "membership": membership_auc(cache["distances"], train, holdout, synthetic),
         }
         if data.target is not None:
             got["tstr"] = utility(synthetic, holdout, data.target, str(data.task))
@@ -449,6 +453,7 @@ def dataset_table(space: Workspace, results: dict[str, dict[str, Any]]) -> str:
         f"TSTR / TRTR {measure}",
         "DCR ratio",
         "exact copies (holdout's own)",
+        "membership AUC",
         "fit s",
         "sample s",
         "CPU s",
@@ -458,7 +463,7 @@ def dataset_table(space: Workspace, results: dict[str, dict[str, Any]]) -> str:
     for key, result in results.items():
         label = LABELS[key]
         if result["status"] != "ok":
-            rows.append((label, result["status"], *[""] * 7, result["settings"]))
+            rows.append((label, result["status"], *[""] * 8, result["settings"]))
             continue
         got = result["scores"]
         auc = fmt(got["auc"]) + (" (copies?)" if got["auc"] < COPY_FLAG else "")
@@ -476,6 +481,7 @@ def dataset_table(space: Workspace, results: dict[str, dict[str, Any]]) -> str:
                 utility_cell,
                 fmt(got["dcr"]),
                 f"{got['copies']:.4f} ({got['holdout_copies']:.4f})",
+                fmt(got.get("membership")),
                 seconds(result.get("fit_s")),
                 seconds(result.get("sample_s")),
                 seconds(result.get("cpu_s")),

@@ -16,6 +16,9 @@ over splits of:
 
 - the detector AUC between the holdout and as many synthetic rows (0.5 best);
 - TSTR / TRTR on the holdout (1 best);
+- the distance membership attack's AUC (``_quality_metrics.membership_auc``): training
+  rows vs holdout rows by their distance to the closest synthetic row (0.5 best: the
+  synthetic rows are no nearer the rows they were fitted on than to new rows);
 - the *real floor*: the same detector between the holdout and as many real training
   rows, what a generator that drew fresh real rows would score (the detector's own
   small-sample bias included).
@@ -108,6 +111,7 @@ def table_report(name: str, splits: list[tuple[float, dict[str, dict[str, Any]]]
     generators = list(splits[0][1])
     holdout: dict[str, list[float]] = {g: [] for g in generators}
     utility: dict[str, list[float]] = {g: [] for g in generators}
+    membership: dict[str, list[float]] = {g: [] for g in generators}
     statuses: dict[str, set[str]] = {g: set() for g in generators}
     for _, results in splits:
         for g, result in results.items():
@@ -116,15 +120,30 @@ def table_report(name: str, splits: list[tuple[float, dict[str, dict[str, Any]]]
                 continue
             got = result["scores"]
             holdout[g].append(got["holdout_auc"])
+            membership[g].append(got["membership"])
             if "tstr" in got:
                 utility[g].append(got["tstr"] / got["trtr"] if got["trtr"] else float("nan"))
-    rows = [("real rows (floor)", mean_sd([floor for floor, _ in splits]), "-", len(splits))]
+    rows = [("real rows (floor)", mean_sd([floor for floor, _ in splits]), "-", "-", len(splits))]
     for g in generators:
         if not holdout[g]:
-            rows.append((LABELS[g], ", ".join(sorted(statuses[g])), "", 0))
+            rows.append((LABELS[g], ", ".join(sorted(statuses[g])), "", "", 0))
             continue
-        rows.append((LABELS[g], mean_sd(holdout[g]), mean_sd(utility[g]), len(holdout[g])))
-    header = ("generator", "holdout detector AUC", "TSTR / TRTR", "splits scored")
+        rows.append(
+            (
+                LABELS[g],
+                mean_sd(holdout[g]),
+                mean_sd(utility[g]),
+                mean_sd(membership[g]),
+                len(holdout[g]),
+            )
+        )
+    header = (
+        "generator",
+        "holdout detector AUC",
+        "TSTR / TRTR",
+        "membership attack AUC",
+        "splits scored",
+    )
     text = f"### {name}\n\n" + markdown_table(header, rows) + "\n\n"
     peers = [g for g in generators if g not in LOOKALIKE and len(holdout[g]) == len(splits)]
     if DEFAULT in generators and len(holdout[DEFAULT]) == len(splits) and peers:

@@ -69,6 +69,17 @@ def check_first(first: Any, dims: Sequence[ModelDim], owner: str) -> None:
         )
 
 
+def discrete_column_dims(dims: Sequence[ModelDim], column: str | None) -> list[int] | None:
+    """Indices of ``column``'s dimensions when all are discrete; None otherwise.
+
+    None too for a column with a continuous dimension (a number) or no dimension.
+    """
+    own = [j for j, dim in enumerate(dims) if dim.column == column]
+    if not own or not all(dims[j].discrete for j in own):
+        return None
+    return own
+
+
 def level_groups(
     Z: np.ndarray, dims: Sequence[ModelDim], column: str | None
 ) -> list[np.ndarray] | None:
@@ -77,8 +88,8 @@ def level_groups(
     The levels of all the column's dimensions together; a column with a continuous
     dimension (a number), or no column, gives None.
     """
-    own = [j for j, dim in enumerate(dims) if dim.column == column]
-    if not own or not all(dims[j].discrete for j in own):
+    own = discrete_column_dims(dims, column)
+    if own is None:
         return None
     codes = np.column_stack([dims[j].codes(Z[:, j]) for j in own])
     _, labels = np.unique(codes, axis=0, return_inverse=True)

@@ -77,6 +77,7 @@ from lookalike.tabular.columns import ModelDim
 from lookalike.tabular.models.base import (
     Conditions,
     check_first,
+    discrete_column_dims,
     generator,
     level_bounds,
     level_groups,
@@ -440,10 +441,10 @@ def splits_by_levels(dims: Sequence[ModelDim], first: str | None) -> bool:
     True for a discrete column of 2 to :data:`MAX_LEVEL_COMPONENTS` levels (all its
     dimensions together).
     """
-    own = [dim for dim in dims if dim.column == first]
-    if not own or not all(dim.discrete for dim in own):
+    own = discrete_column_dims(dims, first)
+    if own is None:
         return False
-    return 2 <= int(np.prod([dim.levels for dim in own])) <= MAX_LEVEL_COMPONENTS
+    return 2 <= int(np.prod([dims[j].levels for j in own])) <= MAX_LEVEL_COMPONENTS
 
 
 def _set_level_middles(Z: np.ndarray, dims: Sequence[ModelDim], column: str | None) -> None:

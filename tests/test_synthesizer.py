@@ -207,8 +207,9 @@ def test_families_follow_the_target_or_the_likely_outcome():
         assert first(Synthesizer(model=family, target="grade", random_state=0)) == "grade"
     split = Synthesizer(model="gaussian", target="grade", random_state=0).fit(table)
     assert split.model_.estimator_.n_components == 4
+    # A number has no levels; the labels here explain nothing of the rest: one normal.
     plain = Synthesizer(model="gaussian", target="x", random_state=0).fit(table)
-    assert type(plain.model_.estimator_).__name__ == "Gaussian"  # a number: one normal
+    assert type(plain.model_.estimator_).__name__ == "Gaussian"
     user = Synthesizer(model=CellMixture(), target="grade", random_state=0).fit(table)
     assert user.model_.first is None  # an estimator the user configured is kept as given
 

@@ -345,6 +345,79 @@ def test_utility_columns_take_the_last_column_then_labels():
     assert utility_columns(numeric, {c: "numeric" for c in numeric}) == ["n2", "n1"]
 
 
+def test_adjusted_eta2_matches_one_way_anova():
+    """Reference: eta^2 = F (L - 1) / (F (L - 1) + n - L) from scipy's one-way ANOVA."""
+    from lookalike.tabular.models.selection import _adjusted_eta2
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=90)
+    z[:30] += 1.0
+    z[7] = np.nan  # left out
+    groups = [np.arange(0, 30), np.arange(30, 60), np.arange(60, 90)]
+    kept = [z[g][~np.isnan(z[g])] for g in groups]
+    f = stats.f_oneway(*kept).statistic
+    n, levels = 89, 3
+    eta2 = f * (levels - 1) / (f * (levels - 1) + n - levels)
+    expected = 1 - (1 - eta2) * (n - 1) / (n - levels)
+    assert _adjusted_eta2(z, groups) == pytest.approx(expected, rel=1e-12)
+
+
+def _leads_table(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(["p", "q", "r"], n)
+    shift = np.select([kind == "p", kind == "q"], [0.0, 4.0], 8.0)
+    return pd.DataFrame(
+        {
+            "noise": rng.choice(["u", "v"], n),  # unrelated to the rest
+            "kind": kind,
+            "x": shift + rng.normal(size=n),
+            "y": shift + rng.normal(size=n),
+            "size": shift + rng.normal(size=n),  # numeric last column
+        }
+    )
+
+
+def test_lead_columns_split_by_the_label_that_explains_the_most():
+    from lookalike.tabular.models.selection import informative_label, lead_columns
+
+    frame = _leads_table()
+    encoder = TableEncoder(fit_codecs(frame))
+    Z = encoder.encode(frame, np.random.default_rng(1))
+    assert informative_label(Z, encoder.dims) == "kind"
+    # The first utility column is a number: trees visit it first, the levels come
+    # from the label that explains the other columns.
+    assert lead_columns(Z, encoder.dims, ["size"], None) == ("size", "kind")
+    # A class label (or a target that is one) is both.
+    assert lead_columns(Z, encoder.dims, ["noise"], None) == ("noise", "noise")
+    assert lead_columns(Z, encoder.dims, ["size"], "kind") == ("kind", "kind")
+    # A label unrelated to the rest is no split (its score is about 0).
+    unrelated = frame.drop(columns="kind")
+    plain = TableEncoder(fit_codecs(unrelated))
+    Zu = plain.encode(unrelated, np.random.default_rng(1))
+    assert informative_label(Zu, plain.dims) is None
+    numbers = frame[["x", "y", "size"]]
+    numeric = TableEncoder(fit_codecs(numbers))
+    Zn = numeric.encode(numbers, np.random.default_rng(1))
+    assert informative_label(Zn, numeric.dims) is None
+    assert lead_columns(Zn, numeric.dims, ["size"], None) == ("size", None)
+
+
+def test_gaussian_family_splits_by_the_informative_label_when_the_last_column_is_numeric():
+    """Each level's rows keep their own mean: the oracle is the real per-level means."""
+    from lookalike import Synthesizer
+
+    frame = _leads_table(seed=2)
+    synth = Synthesizer(model="gaussian", random_state=0).fit(frame)
+    assert "per level of 'kind'" in synth.summary()["model"]
+    rows = synth.sample(3000, random_state=1)
+    real = frame.groupby("kind")["x"].mean()
+    drawn = rows.groupby("kind")["x"].mean()
+    # Level means are 0, 4, 8 with unit spread; one copula for the whole table would
+    # tie 'kind' to x only through one correlation (its level means would blur).
+    assert np.allclose(drawn[real.index], real, atol=0.15)
+    assert rows.groupby("kind")["x"].std().max() < 1.3
+
+
 def test_holdout_score_is_balanced_accuracy_or_r2():
     from lookalike.evaluation.utility import holdout_score
 

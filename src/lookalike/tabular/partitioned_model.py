@@ -10,10 +10,11 @@ Given the codecs fitted over the partitions (:mod:`lookalike.tabular.partitioned
   rows, so it equals an in-memory :class:`~lookalike.gaussian.Gaussian` with the same
   ``reg_covar`` on the same scores); ``"gmm"`` chooses its number of components by
   BIC on the sample (as in memory) and refines the winner by EM on all rows, started
-  from its sample fit. A ``"gaussian"`` that fits one copula per level of the lead
-  column (:func:`~lookalike.tabular.models.estimator.splits_by_levels`) is fitted to
-  the sample instead: its levels' normals start from their rows' moments, which the
-  partitioned EM over all rows (whose lead scores are not set to their levels'
+  from its sample fit. A ``"gaussian"`` that fits one copula per level of a column
+  (the ``levels`` of its :class:`~lookalike.tabular.models.registry.Leads`;
+  :func:`~lookalike.tabular.models.estimator.splits_by_levels`) is fitted to the
+  sample instead: its levels' normals start from their rows' moments, which the
+  partitioned EM over all rows (whose level scores are not set to their levels'
   middles) would not keep apart.
 - every other family (``"trees"``, ``"cells"``, ``"kde"``, ``"auto"``'s choice, other
   estimators) needs its rows in memory and is fitted to the seeded sample's scores.
@@ -38,7 +39,7 @@ from sklearn.base import clone
 from lookalike._validation import is_dask_collection
 from lookalike.tabular.columns import ModelDim
 from lookalike.tabular.models.estimator import EstimatorModel, splits_by_levels
-from lookalike.tabular.models.registry import make_model
+from lookalike.tabular.models.registry import NO_LEADS, Leads, make_model
 
 #: Families fitted by partitioned EM on every row.
 EM_FAMILIES = ("gaussian", "gmm")
@@ -51,16 +52,17 @@ REG_COVAR = 1e-4
 
 
 def uses_partitioned_em(
-    model: Any, dims: Sequence[ModelDim] = (), lead: str | None = None
+    model: Any, dims: Sequence[ModelDim] = (), levels: str | None = None
 ) -> bool:
     """Whether ``model`` is fitted by EM on all rows of a partitioned table.
 
-    ``dims`` and ``lead`` are the model space and the lead column (:func:`make_model`).
+    ``dims`` is the model space and ``levels`` the column whose levels the Gaussian
+    family splits by (:class:`~lookalike.tabular.models.registry.Leads`).
     """
     from lookalike.mixture import GaussianMixture
 
     if isinstance(model, str):
-        if model == "gaussian" and splits_by_levels(dims, lead):
+        if model == "gaussian" and splits_by_levels(dims, levels):
             return False
         return model in EM_FAMILIES
     return isinstance(model, GaussianMixture)
@@ -74,7 +76,7 @@ def fit_partitioned_model(
     seed: int,
     n_jobs: int | None,
     persist: bool | str = "auto",
-    lead: str | None = None,
+    leads: Leads = NO_LEADS,
 ) -> Any:
     """The fitted joint model (see the module docstring).
 
@@ -91,11 +93,11 @@ def fit_partitioned_model(
     seed : int
     n_jobs : int or None
     persist : bool or "auto", default="auto"
-    lead : str or None, default=None
-        The column the families follow (:func:`make_model`).
+    leads : Leads, default=NO_LEADS
+        The columns the families follow (:func:`make_model`).
     """
-    if not uses_partitioned_em(model, dims, lead):
-        built = make_model(model, sample_scores.shape[0], seed, n_jobs, lead)
+    if not uses_partitioned_em(model, dims, leads.levels):
+        built = make_model(model, sample_scores.shape[0], seed, n_jobs, leads)
         return built.fit(sample_scores, dims)
     from lookalike.gaussian import Gaussian
     from lookalike.mixture import GaussianMixture

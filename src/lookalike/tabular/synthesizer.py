@@ -48,11 +48,13 @@ from lookalike.tabular.models.base import generator
 from lookalike.tabular.models.registry import (
     AUTO_FAMILIES,
     JOINT_MODELS,
+    NO_LEADS,
+    Leads,
     check_model,
     describe_model,
     make_model,
 )
-from lookalike.tabular.models.selection import checked_columns, lead_column, select_family
+from lookalike.tabular.models.selection import checked_columns, lead_columns, select_family
 from lookalike.tabular.partitioned import SAMPLE_ROWS
 from lookalike.tabular.schema import check_table, fit_codecs
 
@@ -123,9 +125,12 @@ class Synthesizer:
         from the other columns as the best family does (train on synthetic, test on
         real); without it, "auto" checks up to three columns it picks, class labels
         first. The families follow it (else the first column "auto" would check):
-        ``"trees"`` visits it before the others; when it is discrete, ``"cells"``
+        ``"trees"`` visits it before the others; when it is a class label, ``"cells"``
         never mixes its levels in a cell and ``"gaussian"`` fits one Gaussian copula
-        per level. :meth:`augment` uses its own ``target`` when it fits.
+        per level. When it is a number, those two split by the class label whose
+        levels explain the most of the other columns, if one explains at least 5% of
+        their variance (:func:`~lookalike.tabular.models.selection.lead_columns`).
+        :meth:`augment` uses its own ``target`` when it fits.
     copies : {"redraw", "keep"}, default="redraw"
         ``"redraw"``: a generated row equal in every modelled column to a training
         row that occurs once in the table (an exact copy of one record) is drawn
@@ -282,11 +287,11 @@ class Synthesizer:
         encoder = self._encoder(codecs)
         Z = encoder.encode(df, rng)
         real = self._decode_frame(encoder, Z)  # the modelled columns, as samples come out
-        model, lead = self._choose_family(Z, encoder, real, rng, target)
+        model, leads = self._choose_family(Z, encoder, real, rng, target)
         seed = int(rng.integers(0, 2**31 - 1))
         shown = model if isinstance(model, str) else type(model).__name__
         self._say(f"fitting the joint model ({shown})")
-        self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs, lead).fit(Z, encoder.dims)
+        self.model_ = make_model(model, Z.shape[0], seed, self.n_jobs, leads).fit(Z, encoder.dims)
         self.columns_ = [str(c) for c in df.columns]
         self.encoder_ = encoder
         self.n_rows_ = int(df.shape[0])
@@ -318,30 +323,32 @@ class Synthesizer:
         real: pd.DataFrame,
         rng: np.random.Generator,
         target: str | None,
-    ) -> tuple[Any, str | None]:
-        """The model to fit and the column the families follow (their ``first``).
+    ) -> tuple[Any, Leads]:
+        """The model to fit and the columns the families follow.
 
         The model is ``self.model``, or with ``"auto"`` the family the detector prefers
-        on ``Z``; ``real`` holds the modelled columns of the table. The lead column
-        (:func:`~lookalike.tabular.models.selection.lead_column`) is ``target``, else
-        the first utility column; None for an estimator the user configured.
+        on ``Z``; ``real`` holds the modelled columns of the table. The leads
+        (:func:`~lookalike.tabular.models.selection.lead_columns`): ``target``, else the
+        first utility column, visited first by trees; and the class label whose levels
+        cells and the Gaussian family split by. None for an estimator the user
+        configured.
         """
         self.selection_ = None
         target = encoder.modelled_column(target, "target")
         if not isinstance(self.model, str):
-            return self.model, None
+            return self.model, NO_LEADS
         checked = checked_columns(real, target)
-        lead = lead_column(checked, target)
+        leads = lead_columns(Z, encoder.dims, checked, target)
         if self.model != "auto":
-            return self.model, lead
+            return self.model, leads
         self._say("model='auto': comparing " + ", ".join(AUTO_FAMILIES))
         decode_rows = lambda rows: self._decode_frame(encoder, rows)  # noqa: E731
         self.selection_ = select_family(
-            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs, checked, lead
+            Z, encoder.dims, real, decode_rows, AUTO_FAMILIES, rng, self.n_jobs, checked, leads
         )
         if self.selection_.note:
             self._say(f"model='auto': {self.selection_.note}")
-        return self.selection_.winner, lead
+        return self.selection_.winner, leads
 
     def _fit_partitioned(self, table: Any, sample_rows: Any, persist: Any) -> Self:
         from lookalike.tabular import partitioned
@@ -372,9 +379,9 @@ class Synthesizer:
         encoder = self._encoder(fitted.codecs)
         Z = encoder.encode(fitted.sample, rng)
         real = self._decode_frame(encoder, Z)
-        model, lead = self._choose_family(Z, encoder, real, rng, self.target)
+        model, leads = self._choose_family(Z, encoder, real, rng, self.target)
         seed = int(rng.integers(0, 2**31 - 1))
-        on_all = uses_partitioned_em(model, encoder.dims, lead)
+        on_all = uses_partitioned_em(model, encoder.dims, leads.levels)
         shown = model if isinstance(model, str) else type(model).__name__
         where = "EM on all rows" if on_all else f"the sample of {Z.shape[0]} rows"
         self._say(f"fitting the joint model ({shown}) by {where}")
@@ -382,7 +389,7 @@ class Synthesizer:
         if on_all:
             scores = partitioned.encode_partitions(source, encoder, fitted.lengths, fitted.entropy)
         self.model_ = fit_partitioned_model(
-            model, Z, encoder.dims, scores, seed, self.n_jobs, persist, lead
+            model, Z, encoder.dims, scores, seed, self.n_jobs, persist, leads
         )
         self.columns_ = list(source.columns)
         self.encoder_ = encoder

@@ -29,7 +29,9 @@ smoothing segments inside the range, and the value is drawn on that part; a poin
 value is then set exactly). No rows are rejected.
 
 The partition works on :func:`~lookalike.tabular.models.base.row_features`. With
-``first`` (a column name; the Synthesizer passes its target or first utility column),
+``first`` (a column name; the Synthesizer passes the ``levels`` of its
+:class:`~lookalike.tabular.models.registry.Leads`: its target or first utility column
+when that is a class label, else the label that explains the most),
 rows of each level of that column (when it is discrete: a class label, a category, a
 boolean) are partitioned on their own, so no cell mixes two of its levels. A model
 trained on the synthetic rows to predict that column then meets, in every drawn row,

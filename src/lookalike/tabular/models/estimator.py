@@ -21,7 +21,8 @@ else the empirical CDF of :data:`CALIBRATION_DRAWS` draws), so every marginal de
 to the observed one; the map is monotone per score, so the dependence the model learned
 is kept (its copula is unchanged). Conditions are mapped back through the same maps.
 
-With ``first`` (a discrete column: the Synthesizer's target or first utility column)
+With ``first`` (a discrete column: the ``levels`` of the Synthesizer's
+:class:`~lookalike.tabular.models.registry.Leads`)
 and the single normal :class:`~lookalike.gaussian.Gaussian`, each level of that column
 gets a Gaussian copula of its own (a class-conditional copula, as quadratic
 discriminant analysis models each class with its own normal):

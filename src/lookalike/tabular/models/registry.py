@@ -6,8 +6,8 @@
 ``"cells"``    :class:`~lookalike.tabular.models.cells.CellMixture`: a mixture of small
                cells of similar rows, columns independent within a cell.
 ``"gaussian"`` One normal on the normal scores: a Gaussian copula (one per level of
-               the Synthesizer's target or first utility column, on that level's
-               own marginals where they are not normal).
+               the :class:`Leads` ``levels`` column, on that level's own marginals
+               where they are not normal).
 ``"gmm"``      A Gaussian mixture on the normal scores (a mixture copula), its number
                of components chosen by BIC.
 ``"kde"``      A Gaussian kernel density on the normal scores, bandwidth by
@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.base import clone
@@ -37,6 +37,30 @@ from lookalike.tabular.models.trees import SequentialTrees
 #: model="gmm": mixture sizes compared by BIC (capped at n_rows / 10).
 GMM_N_COMPONENTS = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
 
+
+class Leads(NamedTuple):
+    """The columns the families follow (the Synthesizer decides them once).
+
+    Attributes
+    ----------
+    first : str or None
+        The column ``"trees"`` visits first: the target, else the first utility column
+        (the column models trained on the synthetic rows will most likely predict).
+    levels : str or None
+        The discrete column whose levels ``"cells"`` never mixes in a cell and
+        ``"gaussian"`` gives a copula each: ``first`` when it is a class label, else the
+        label whose levels explain the most of the other columns
+        (:func:`~lookalike.tabular.models.selection.informative_label`).
+    """
+
+    first: str | None = None
+    levels: str | None = None
+
+
+#: No column to follow (an estimator the user configured).
+NO_LEADS = Leads()
+
+
 #: The families "auto" compares, in order of preference when their scores tie.
 AUTO_FAMILIES = ("trees", "cells", "gaussian")
 
@@ -44,13 +68,13 @@ AUTO_FAMILIES = ("trees", "cells", "gaussian")
 JOINT_MODELS = (SequentialTrees, CellMixture, EstimatorModel)
 
 
-def _gaussian(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
+def _gaussian(n_rows: int, seed: int, n_jobs: int | None, leads: Leads) -> Any:
     from lookalike.gaussian import Gaussian
 
-    return EstimatorModel(Gaussian(reg_covar=1e-4), random_state=seed, first=lead)
+    return EstimatorModel(Gaussian(reg_covar=1e-4), random_state=seed, first=leads.levels)
 
 
-def _gmm(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
+def _gmm(n_rows: int, seed: int, n_jobs: int | None, leads: Leads) -> Any:
     from lookalike.mixture import GaussianMixture
     from lookalike.model_selection import ModelSearch
 
@@ -65,7 +89,7 @@ def _gmm(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
     return EstimatorModel(search, random_state=seed)
 
 
-def _kde(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
+def _kde(n_rows: int, seed: int, n_jobs: int | None, leads: Leads) -> Any:
     from lookalike.kde import KernelDensity
 
     return EstimatorModel(
@@ -74,11 +98,15 @@ def _kde(n_rows: int, seed: int, n_jobs: int | None, lead: str | None) -> Any:
     )
 
 
-#: Family name -> builder ``(n_rows, seed, n_jobs, lead) -> unfitted joint model``; a
-#: family that follows a column takes ``lead`` as its ``first``.
-FAMILIES: dict[str, Callable[[int, int, int | None, str | None], Any]] = {
-    "trees": lambda n_rows, seed, n_jobs, lead: SequentialTrees(first=lead, random_state=seed),
-    "cells": lambda n_rows, seed, n_jobs, lead: CellMixture(first=lead, random_state=seed),
+#: Family name -> builder ``(n_rows, seed, n_jobs, leads) -> unfitted joint model``; a
+#: family that follows a column takes one of the :class:`Leads` as its ``first``.
+FAMILIES: dict[str, Callable[[int, int, int | None, Leads], Any]] = {
+    "trees": lambda n_rows, seed, n_jobs, leads: SequentialTrees(
+        first=leads.first, random_state=seed
+    ),
+    "cells": lambda n_rows, seed, n_jobs, leads: CellMixture(
+        first=leads.levels, random_state=seed
+    ),
     "gaussian": _gaussian,
     "gmm": _gmm,
     "kde": _kde,
@@ -89,16 +117,16 @@ MODELS = ("auto", *FAMILIES)
 
 
 def make_model(
-    model: Any, n_rows: int, seed: int, n_jobs: int | None = None, lead: str | None = None
+    model: Any, n_rows: int, seed: int, n_jobs: int | None = None, leads: Leads = NO_LEADS
 ) -> Any:
     """An unfitted joint model for ``model`` (a family name or an estimator instance).
 
-    ``lead`` is the column the ``"trees"`` family visits first, and whose levels the
-    ``"cells"`` family never mixes in a cell and the ``"gaussian"`` family gives a
-    copula each (their ``first``); an estimator instance keeps its own settings.
+    ``leads`` are the columns the families follow (:class:`Leads`: ``"trees"`` visits
+    ``first`` first; ``"cells"`` and ``"gaussian"`` split by ``levels``); an estimator
+    instance keeps its own settings.
     """
     if isinstance(model, str):
-        return FAMILIES[model](n_rows, seed, n_jobs, lead)
+        return FAMILIES[model](n_rows, seed, n_jobs, leads)
     model = clone(model)
     if isinstance(model, JOINT_MODELS):
         if "random_state" in model.get_params() and model.get_params()["random_state"] is None:

@@ -347,7 +347,7 @@ def test_utility_columns_take_the_last_column_then_labels():
 
 def test_adjusted_eta2_matches_one_way_anova():
     """Reference: eta^2 = F (L - 1) / (F (L - 1) + n - L) from scipy's one-way ANOVA."""
-    from lookalike.tabular.models.selection import _adjusted_eta2
+    from lookalike.tabular.models.selection import adjusted_eta2
 
     rng = np.random.default_rng(3)
     z = rng.normal(size=90)
@@ -359,7 +359,8 @@ def test_adjusted_eta2_matches_one_way_anova():
     n, levels = 89, 3
     eta2 = f * (levels - 1) / (f * (levels - 1) + n - levels)
     expected = 1 - (1 - eta2) * (n - 1) / (n - levels)
-    assert _adjusted_eta2(z, groups) == pytest.approx(expected, rel=1e-12)
+    codes = np.repeat([0, 1, 2], 30)
+    assert adjusted_eta2(z, codes) == pytest.approx(expected, rel=1e-12)
 
 
 def _leads_table(n=600, seed=0):

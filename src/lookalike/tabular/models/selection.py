@@ -378,8 +378,7 @@ def lead_columns(
     the other columns has).
     """
     first = target if target is not None else (checked[0] if checked else None)
-    groups = level_groups(Z, dims, first)
-    if groups is not None and 2 <= len(groups) <= MAX_LABEL_LEVELS:
+    if _label_codes(Z, dims, first) is not None:
         return Leads(first, first)
     return Leads(first, informative_label(Z, dims))
 
@@ -387,7 +386,7 @@ def lead_columns(
 def informative_label(Z: np.ndarray, dims: Sequence[Any]) -> str | None:
     """The discrete column whose levels explain the most of the other dimensions.
 
-    A candidate is a column whose dimensions are all discrete, with 2 to
+    A candidate is a class label: a column whose dimensions are all discrete, with 2 to
     :data:`MAX_LABEL_LEVELS` levels (all its dimensions together). Its score is the
     mean, over the other columns' dimensions, of the adjusted correlation ratio of the
     normal scores by its levels (``L`` levels, ``n`` scores, missing ones left out):
@@ -406,35 +405,44 @@ def informative_label(Z: np.ndarray, dims: Sequence[Any]) -> str | None:
     """
     best, best_score = None, -np.inf
     for column in dict.fromkeys(dim.column for dim in dims):
-        groups = level_groups(Z, dims, column)
-        if groups is None or not 2 <= len(groups) <= MAX_LABEL_LEVELS:
-            continue
+        codes = _label_codes(Z, dims, column)
         others = [j for j, dim in enumerate(dims) if dim.column != column]
-        if not others:
+        if codes is None or not others:
             continue
-        score = float(np.mean([_adjusted_eta2(Z[:, j], groups) for j in others]))
+        score = float(np.mean([adjusted_eta2(Z[:, j], codes) for j in others]))
         if score > best_score:
             best, best_score = column, score
     return best if best_score >= MIN_LEVEL_SHARE else None
 
 
-def _adjusted_eta2(z: np.ndarray, groups: Sequence[np.ndarray]) -> float:
-    """Adjusted correlation ratio of ``z`` by ``groups`` (NaN scores left out)."""
+def _label_codes(Z: np.ndarray, dims: Sequence[Any], column: str | None) -> np.ndarray | None:
+    """Each row's level (0 .. L-1) of ``column`` when it is a class label, else None."""
+    groups = level_groups(Z, dims, column)
+    if groups is None or not 2 <= len(groups) <= MAX_LABEL_LEVELS:
+        return None
+    codes = np.empty(Z.shape[0], dtype=np.intp)
+    for level, rows in enumerate(groups):
+        codes[rows] = level
+    return codes
+
+
+def adjusted_eta2(z: np.ndarray, codes: np.ndarray) -> float:
+    """Adjusted correlation ratio of ``z`` by the levels ``codes`` (NaN scores left out)."""
     valid = ~np.isnan(z)
     n = int(valid.sum())
     if n == 0:
         return 0.0
-    mean = float(z[valid].mean())
-    total = float(((z[valid] - mean) ** 2).sum())
-    between, levels = 0.0, 0
-    for rows in groups:
-        values = z[rows][valid[rows]]
-        if values.size:
-            levels += 1
-            between += values.size * (float(values.mean()) - mean) ** 2
-    if n <= levels or not total > 0:
+    values, levels = z[valid], codes[valid]
+    counts = np.bincount(levels)
+    sums = np.bincount(levels, weights=values)
+    present = counts > 0
+    mean = float(values.mean())
+    total = float(((values - mean) ** 2).sum())
+    between = float((counts[present] * (sums[present] / counts[present] - mean) ** 2).sum())
+    occupied = int(present.sum())
+    if n <= occupied or not total > 0:
         return 0.0
-    return 1.0 - (1.0 - between / total) * (n - 1) / (n - levels)
+    return 1.0 - (1.0 - between / total) * (n - 1) / (n - occupied)
 
 
 def _metric_kinds(real: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:

@@ -18,8 +18,10 @@
   ``random_state=0``) from holdout rows. 0.5: the synthetic rows lie no closer to the
   rows they were fitted on than to new rows of the same table.
 
-The placeholder ``lookalike.evaluation.detector.detector_auc`` of this branch encodes
-categories as ordinal codes and uses 3 folds; the issue's detector is the one here.
+The library's own ``lookalike.evaluation.detector.detector_auc`` (used by reports and by
+``model="auto"``) splits categories natively too but grows smaller trees with early
+stopping (its ``TREE_PARAMETERS``); the issue's detector, with scikit-learn's default
+trees, is the one here.
 """
 
 from __future__ import annotations

@@ -431,6 +431,15 @@ def cached_score(
     return got
 
 
+def reject_unknown(
+    parser: argparse.ArgumentParser, option: str, given: list[str], choices: Any
+) -> None:
+    """Exit with the parser's usage error when ``given`` names something not in ``choices``."""
+    unknown = sorted(set(given) - set(choices))
+    if unknown:
+        parser.error(f"unknown {option} {unknown}")
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -832,9 +841,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown parts {unknown}; choose among {', '.join(PARTS)}")
     for option, choices in (("datasets", LOADERS), ("generators", LABELS)):
-        given = [v for v in getattr(args, option).split(",") if v]
-        if sorted(set(given) - set(choices)):
-            parser.error(f"unknown {option} {sorted(set(given) - set(choices))}")
+        reject_unknown(parser, option, [v for v in getattr(args, option).split(",") if v], choices)
     if args.smoke:  # nothing cached: every smoke run fits
         args.cache = Path(tempfile.mkdtemp(prefix="lookalike-bench-quality-"))
     print(

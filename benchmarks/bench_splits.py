@@ -61,6 +61,7 @@ from bench_quality import (
     lookalike_record,
     lookalike_source_hash,
     peer_record,
+    reject_unknown,
 )
 
 TABLES = ("wine", "breast_cancer", "penguins", "survey", "Cars93")
@@ -177,12 +178,8 @@ def main() -> None:
     names = ["wine"] if args.smoke else [n for n in args.datasets.split(",") if n]
     generators = ["gaussian"] if args.smoke else [g for g in args.generators.split(",") if g]
     splits = 2 if args.smoke else args.splits
-    for option, given, choices in (
-        ("datasets", names, LOADERS),
-        ("generators", generators, LABELS),
-    ):
-        if sorted(set(given) - set(choices)):
-            parser.error(f"unknown {option} {sorted(set(given) - set(choices))}")
+    reject_unknown(parser, "datasets", names, LOADERS)
+    reject_unknown(parser, "generators", generators, LABELS)
     if "forestflow" in generators:
         parser.error("ForestFlow is left out of this benchmark (see its docstring)")
     if args.smoke:  # nothing cached: every smoke run fits

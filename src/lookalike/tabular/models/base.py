@@ -80,10 +80,8 @@ def discrete_column_dims(dims: Sequence[ModelDim], column: str | None) -> list[i
     return own
 
 
-def level_groups(
-    Z: np.ndarray, dims: Sequence[ModelDim], column: str | None
-) -> list[np.ndarray] | None:
-    """Row indices of each level of ``column``, or None unless it is a discrete column.
+def level_codes(Z: np.ndarray, dims: Sequence[ModelDim], column: str | None) -> np.ndarray | None:
+    """Each row's level (``0 .. L-1``) of ``column``, or None unless it is a discrete column.
 
     The levels of all the column's dimensions together; a column with a continuous
     dimension (a number), or no column, gives None.
@@ -93,7 +91,16 @@ def level_groups(
         return None
     codes = np.column_stack([dims[j].codes(Z[:, j]) for j in own])
     _, labels = np.unique(codes, axis=0, return_inverse=True)
-    labels = labels.ravel()
+    return np.asarray(labels.ravel(), dtype=np.intp)
+
+
+def level_groups(
+    Z: np.ndarray, dims: Sequence[ModelDim], column: str | None
+) -> list[np.ndarray] | None:
+    """Row indices of each level of ``column`` (:func:`level_codes`), or None."""
+    labels = level_codes(Z, dims, column)
+    if labels is None:
+        return None
     return [np.flatnonzero(labels == label) for label in range(int(labels.max()) + 1)]
 
 

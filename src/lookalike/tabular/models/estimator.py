@@ -81,7 +81,7 @@ from lookalike.tabular.models.base import (
     discrete_column_dims,
     generator,
     level_bounds,
-    level_groups,
+    level_codes,
     satisfied,
 )
 
@@ -154,15 +154,13 @@ class EstimatorModel(BaseEstimator):
         estimator = clone(self.estimator)
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
-        groups = level_groups(Z, dims, self.first) if splits_by_levels(dims, self.first) else None
+        labels = level_codes(Z, dims, self.first) if splits_by_levels(dims, self.first) else None
         self.level_maps_: np.ndarray | None = None
-        if groups is not None and len(groups) >= 2:
+        if labels is not None and labels.max() >= 1:
+            groups = [np.flatnonzero(labels == label) for label in range(int(labels.max()) + 1)]
             seed = int(rng.integers(0, 2**31 - 1))
             _set_level_middles(Z, dims, self.first)
             self.level_maps_ = _level_maps(Z, dims, self.first, groups)
-            labels = np.empty(Z.shape[0], dtype=np.intp)
-            for label, rows in enumerate(groups):
-                labels[rows] = label
             Z = self._map(Z, labels)
             estimator = _level_mixture(estimator, Z, groups, seed)
         return self._adopt(estimator.fit(Z), Z, rng)

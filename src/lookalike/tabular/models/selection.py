@@ -50,7 +50,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from lookalike._restore import is_int, require
-from lookalike.tabular.models.base import level_groups, row_features
+from lookalike.tabular.models.base import level_codes, row_features
 from lookalike.tabular.models.registry import NO_LEADS, Leads, make_model
 
 #: informative_label: a label whose levels explain less than this share of the other
@@ -417,12 +417,9 @@ def informative_label(Z: np.ndarray, dims: Sequence[Any]) -> str | None:
 
 def _label_codes(Z: np.ndarray, dims: Sequence[Any], column: str | None) -> np.ndarray | None:
     """Each row's level (0 .. L-1) of ``column`` when it is a class label, else None."""
-    groups = level_groups(Z, dims, column)
-    if groups is None or not 2 <= len(groups) <= MAX_LABEL_LEVELS:
+    codes = level_codes(Z, dims, column)
+    if codes is None or not 2 <= int(codes.max()) + 1 <= MAX_LABEL_LEVELS:
         return None
-    codes = np.empty(Z.shape[0], dtype=np.intp)
-    for level, rows in enumerate(groups):
-        codes[rows] = level
     return codes
 
 
